@@ -1,0 +1,72 @@
+//! Every setting of the fake, with its default: what the binary's flags and
+//! the in-process builder both fill in (spec §9).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::clock::ClockMode;
+use crate::fixtures::FixtureSet;
+use crate::lifecycle::Lifecycle;
+
+/// Where the fake's initial data comes from.
+#[derive(Clone, Debug, Default)]
+pub enum FixtureSource {
+    /// The set compiled into the crate (three databases, among them the seed's
+    /// `my-db-123`).
+    #[default]
+    Embedded,
+    /// A JSON file, or a folder of them.
+    Path(PathBuf),
+    /// Fixtures already parsed (from [`crate::fixtures::parse_str`]).
+    Set(FixtureSet),
+    /// No database at all.
+    Empty,
+}
+
+/// The whole configuration of one fake server.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The initial data.
+    pub fixtures: FixtureSource,
+    /// Seed of every random draw; `None` picks one (and logs it).
+    pub seed: Option<u64>,
+    /// A bearer token valid for every database.
+    pub token: Option<String>,
+    /// When `false`, every request is accepted without a token.
+    pub auth: bool,
+    /// System or manual clock.
+    pub clock: ClockMode,
+    /// Speed of the system clock (1.0 = real time).
+    pub time_scale: f64,
+    /// Where the clock starts (milliseconds since the epoch); `None` = now.
+    pub clock_start: Option<i64>,
+    /// Phase durations, failure rate and sizes of new backups.
+    pub lifecycle: Lifecycle,
+    /// Keep at most this many backups per database (oldest finished dropped).
+    pub retention: Option<usize>,
+    /// Largest request body accepted, in bytes (larger: 413).
+    pub body_limit: usize,
+    /// How long a download link stays valid, on the fake's clock.
+    pub download_ttl: Duration,
+    /// Base of download links; `None` = the host the client used.
+    pub public_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            fixtures: FixtureSource::Embedded,
+            seed: None,
+            token: None,
+            auth: true,
+            clock: ClockMode::System,
+            time_scale: 1.0,
+            clock_start: None,
+            lifecycle: Lifecycle::default(),
+            retention: None,
+            body_limit: 1 << 20,
+            download_ttl: Duration::from_secs(600),
+            public_url: None,
+        }
+    }
+}

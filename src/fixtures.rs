@@ -1,0 +1,469 @@
+//! Fixture files: the JSON format, loading a file or a folder of them, the
+//! embedded default set, and validation that names the file, line and column
+//! of what is wrong (spec §8).
+//!
+//! Loading is all or nothing: [`load_path`] and [`load_embedded`] return either
+//! every database of every file, checked, or the first error. Syntax, type and
+//! unknown-field errors carry serde_json's position; rule errors (a `done`
+//! backup without a size, a duplicate id…) point at the offending backup's or
+//! database's `"id"` in the text.
+//!
+//! The format is described in the README ("Fixture format"); in short:
+//!
+//! ```json
+//! {"databases": [{
+//!   "id": "my-db-123", "database_id": "597601234ffb097af4f3099b",
+//!   "resource_name": "kibana-3938", "type": "postgresql", "app": "kibana",
+//!   "tokens": ["my-db-123-token"],
+//!   "periodic_backups_enabled": true, "periodic_backups_scheduled_at": [1],
+//!   "backups": [{"id": "5b8b36104ffb090be1ac3ce1",
+//!                "created_at": "2018-09-02T03:00:00.178+02:00",
+//!                "started_at": "2018-09-02T03:02:00.154+01:00",
+//!                "size": 17484513608, "status": "done", "method": "periodic"}]
+//! }]}
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::lifecycle::{LifecyclePatch, Outcome};
+use crate::model::{Method, Status};
+use crate::timestamp::Timestamp;
+
+/// The default data set, compiled into the crate.
+pub const EMBEDDED: &str = include_str!("../fixtures/default.json");
+/// The name the embedded set is reported under.
+pub const EMBEDDED_NAME: &str = "<embedded>/default.json";
+
+/// A fixture file that could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FixtureError {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line, 0 when the error is about the file as a whole.
+    pub line: usize,
+    /// 1-based column, 0 when the error is about the file as a whole.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.path.display(),
+                self.line,
+                self.column,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+/// One fixture file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileFixture {
+    databases: Vec<DatabaseFixture>,
+}
+
+/// A database as written in a fixture file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseFixture {
+    /// The addon id used in paths (`my-db-123`, `ad-…`).
+    pub id: String,
+    /// The internal database id, 24 hex (also accepted in paths).
+    pub database_id: String,
+    /// The resource name: the suffix of backup names.
+    pub resource_name: String,
+    /// `postgresql`, `mysql`, `mongodb`, `redis`, `influxdb`, `elasticsearch`, `opensearch`.
+    #[serde(rename = "type")]
+    pub db_type: String,
+    /// The app the addon belongs to.
+    pub app: String,
+    /// The addon plan.
+    #[serde(default)]
+    pub plan: Option<String>,
+    /// The engine version shown to people.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// When the database was created.
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    /// Bearer tokens valid for this database only.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// Whether daily backups are taken.
+    #[serde(default)]
+    pub periodic_backups_enabled: bool,
+    /// Hours (UTC) of the daily backups.
+    #[serde(default)]
+    pub periodic_backups_scheduled_at: Vec<u8>,
+    /// Lifecycle settings for this database's new backups.
+    #[serde(default)]
+    pub lifecycle: LifecyclePatch,
+    /// The backups, in any order (the API lists them newest first).
+    #[serde(default)]
+    pub backups: Vec<BackupFixture>,
+}
+
+/// A backup as written in a fixture file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupFixture {
+    /// 24 lowercase hex.
+    pub id: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it started (kept as written).
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    /// Defaults to `YYYYMMDDHHMMSS_<resource>` from `created_at`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Bytes; required when `status` is `done`.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Kept as written; leave it out and give `progress` for a backup that
+    /// moves on the clock.
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// Must be the database's `database_id` when given.
+    #[serde(default)]
+    pub database_id: Option<String>,
+    /// Defaults to `periodic`.
+    #[serde(default)]
+    pub method: Option<Method>,
+    /// Must be the database's type when given.
+    #[serde(default, rename = "type")]
+    pub db_type: Option<String>,
+    /// A real file served as the archive (relative to the fixture file).
+    #[serde(default)]
+    pub archive_file: Option<PathBuf>,
+    /// Makes the backup progress from `created_at` on the clock.
+    #[serde(default)]
+    pub progress: Option<ProgressFixture>,
+}
+
+/// A fixture backup that moves on the clock, like a new one.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressFixture {
+    /// `done` or `error`.
+    pub outcome: Outcome,
+    /// The final size if done (defaults to the lifecycle's `size_min`).
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+/// What loading gives: databases with their source, ready for the store.
+#[derive(Clone, Debug, Default)]
+pub struct FixtureSet {
+    /// Every database of every file, in file order.
+    pub databases: Vec<DatabaseFixture>,
+}
+
+/// Loads the embedded default set.
+pub fn load_embedded() -> Result<FixtureSet, FixtureError> {
+    let mut set = FixtureSet::default();
+    let mut seen = Seen::default();
+    load_text(EMBEDDED, Path::new(EMBEDDED_NAME), None, &mut set, &mut seen)?;
+    Ok(set)
+}
+
+/// Loads a fixture file, or every `*.json` file of a folder (in name order).
+pub fn load_path(path: &Path) -> Result<FixtureSet, FixtureError> {
+    let whole = |message: String| FixtureError {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read: {e}")))?;
+    let files = if meta.is_dir() {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| whole(format!("cannot list: {e}")))? {
+            let entry = entry.map_err(|e| whole(format!("cannot list: {e}")))?;
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "json") && p.is_file() {
+                files.push(p);
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(whole("the folder holds no *.json fixture file".into()));
+        }
+        files
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut set = FixtureSet::default();
+    let mut seen = Seen::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| FixtureError {
+            path: file.clone(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        load_text(&text, &file, Some(&base), &mut set, &mut seen)?;
+    }
+    Ok(set)
+}
+
+/// Parses fixture text (as if read from `path`) on its own.
+pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
+    let mut set = FixtureSet::default();
+    let mut seen = Seen::default();
+    let base = path.parent().map(Path::to_path_buf);
+    load_text(text, path, base.as_deref(), &mut set, &mut seen)?;
+    Ok(set)
+}
+
+/// Ids already taken, across files.
+#[derive(Default)]
+struct Seen {
+    addon_ids: HashSet<String>,
+    database_ids: HashSet<String>,
+    backup_ids: HashSet<String>,
+}
+
+fn load_text(
+    text: &str,
+    path: &Path,
+    base: Option<&Path>,
+    set: &mut FixtureSet,
+    seen: &mut Seen,
+) -> Result<(), FixtureError> {
+    let file: FileFixture = serde_json::from_str(text).map_err(|e| FixtureError {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
+    })?;
+    let mut occurrences = Occurrences::new(text);
+    for mut db in file.databases {
+        let db_pos = occurrences.advance(&db.id);
+        let at_db = |occ: &mut Occurrences, message: String| {
+            let (line, column) = occ.line_column(db_pos);
+            FixtureError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("database `{}`: {message}", db.id),
+            }
+        };
+        if let Err(m) = check_database(&db) {
+            return Err(at_db(&mut occurrences, m));
+        }
+        if !seen.addon_ids.insert(db.id.clone()) || seen.database_ids.contains(&db.id) {
+            let e = at_db(&mut occurrences, "this id is used by an earlier database".into());
+            return Err(e);
+        }
+        if !seen.database_ids.insert(db.database_id.clone())
+            || seen.addon_ids.contains(&db.database_id) && db.database_id != db.id
+        {
+            let e = at_db(
+                &mut occurrences,
+                format!("database_id `{}` is used by an earlier database", db.database_id),
+            );
+            return Err(e);
+        }
+        let mut backups = std::mem::take(&mut db.backups);
+        for backup in &mut backups {
+            let pos = occurrences.advance(&backup.id);
+            let rule = if !seen.backup_ids.insert(backup.id.clone()) {
+                Err(format!("backup id `{}` is used twice", backup.id))
+            } else {
+                check_backup(&db, backup, base)
+            };
+            if let Err(message) = rule {
+                let (line, column) = occurrences.line_column(pos);
+                return Err(FixtureError {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: format!("backup `{}` of database `{}`: {message}", backup.id, db.id),
+                });
+            }
+        }
+        db.backups = backups;
+        set.databases.push(db);
+    }
+    Ok(())
+}
+
+fn check_database(db: &DatabaseFixture) -> Result<(), String> {
+    if db.id.is_empty()
+        || !db
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err("id must be letters, digits, `-` or `_` (it is used in URLs)".into());
+    }
+    if !is_object_id(&db.database_id) {
+        return Err(format!(
+            "database_id `{}` must be 24 lowercase hex characters",
+            db.database_id
+        ));
+    }
+    if db.resource_name.is_empty() {
+        return Err("resource_name must not be empty".into());
+    }
+    if let Some(h) = db.periodic_backups_scheduled_at.iter().find(|h| **h > 23) {
+        return Err(format!("periodic_backups_scheduled_at: {h} is not an hour (0 to 23)"));
+    }
+    if db.tokens.iter().any(|t| t.is_empty()) {
+        return Err("tokens must not be empty strings".into());
+    }
+    let life = crate::lifecycle::Lifecycle::default().patched(&db.lifecycle);
+    if let Err(errors) = life.validate() {
+        let (field, message) = &errors[0];
+        return Err(format!("lifecycle.{field} {message}"));
+    }
+    Ok(())
+}
+
+fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>) -> Result<(), String> {
+    if !is_object_id(&b.id) {
+        return Err("id must be 24 lowercase hex characters".into());
+    }
+    if let Some(id) = &b.database_id {
+        if *id != db.database_id {
+            return Err(format!(
+                "database_id `{id}` is not this database's (`{}`)",
+                db.database_id
+            ));
+        }
+    }
+    if let Some(t) = &b.db_type {
+        if *t != db.db_type {
+            return Err(format!("type `{t}` is not this database's (`{}`)", db.db_type));
+        }
+    }
+    if let Some(file) = &b.archive_file {
+        let Some(base) = base else {
+            return Err("archive_file cannot be used in the embedded fixtures".into());
+        };
+        let full = base.join(file);
+        let len = std::fs::metadata(&full)
+            .map_err(|e| format!("archive_file `{}`: {e}", full.display()))?
+            .len();
+        match b.size {
+            Some(size) if size != len => {
+                return Err(format!(
+                    "size {size} is not the length of archive_file `{}` ({len} bytes)",
+                    full.display()
+                ))
+            }
+            _ => b.size = Some(len),
+        }
+        b.archive_file = Some(full);
+    }
+    let name = b
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::model::backup_name(&b.created_at, &db.resource_name));
+    if let Some(p) = &b.progress {
+        if b.status.is_some() || b.started_at.is_some() || (b.size.is_some() && b.archive_file.is_none()) {
+            return Err(
+                "a backup with `progress` takes its status, started_at and size from the clock: leave them out".into(),
+            );
+        }
+        if let (Outcome::Done, Some(size)) = (p.outcome, p.size) {
+            check_archive_size(db, b, &name, size)?;
+        }
+        return Ok(());
+    }
+    match b.status {
+        None => return Err("give a `status`, or a `progress` to make it move on the clock".into()),
+        Some(Status::Scheduled) => {
+            if b.started_at.is_some() || b.size.is_some() {
+                return Err("a scheduled backup has a null started_at and a null size".into());
+            }
+        }
+        Some(Status::Done) => {
+            let Some(size) = b.size else {
+                return Err("a done backup needs its size (bytes of its archive)".into());
+            };
+            if b.started_at.is_none() {
+                return Err("a done backup needs its started_at".into());
+            }
+            if b.archive_file.is_none() {
+                check_archive_size(db, b, &name, size)?;
+            }
+        }
+        Some(status) => {
+            if matches!(b.size, Some(n) if n != 0) {
+                return Err(format!("a {} backup has size 0", status.as_str()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_archive_size(db: &DatabaseFixture, b: &BackupFixture, name: &str, size: u64) -> Result<(), String> {
+    let min = crate::download::min_archive_size(&db.db_type, &db.id, &b.id, name);
+    if size < min {
+        return Err(format!(
+            "size {size} is too small for a valid .tar.gz archive of this backup: at least {min} bytes"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `s` is 24 lowercase hex characters, like a MongoDB ObjectId.
+pub fn is_object_id(s: &str) -> bool {
+    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Finds where ids stand in the text, so rule errors can name a line and
+/// column. Ids are looked up in document order, each search starting after
+/// the previous find, so the whole file is scanned once and the second
+/// occurrence of a duplicated id is the one reported.
+struct Occurrences<'a> {
+    text: &'a str,
+    cursor: usize,
+}
+
+impl<'a> Occurrences<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, cursor: 0 }
+    }
+
+    /// Moves past the next occurrence of `"id"` and returns its byte offset.
+    fn advance(&mut self, id: &str) -> Option<usize> {
+        let needle = serde_json::to_string(id).unwrap_or_default();
+        let found = self
+            .text
+            .get(self.cursor..)
+            .and_then(|t| t.find(&needle))
+            .map(|p| p + self.cursor);
+        let pos = found.or_else(|| self.text.find(&needle))?;
+        self.cursor = pos + needle.len();
+        Some(pos)
+    }
+
+    /// Line and column (1-based) of byte offset `pos`.
+    fn line_column(&self, pos: Option<usize>) -> (usize, usize) {
+        let Some(before) = pos.and_then(|p| self.text.get(..p)) else {
+            return (0, 0);
+        };
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+}

@@ -1,0 +1,220 @@
+//! The archive link (`GET …/backups/:id/archive`) and the download it points
+//! to (`GET`/`HEAD …/backups/:id/download?token=…`), spec §5.
+//!
+//! The link's host is the one the client used (`Host`, or
+//! `X-Forwarded-Proto`/`X-Forwarded-Host`), unless a public URL is set. The
+//! download needs no `Authorization`: its token is the credential.
+
+use hyper::header::{
+    HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST, IF_RANGE,
+    RANGE,
+};
+use hyper::http::request::Parts;
+use hyper::{Method, Response, StatusCode};
+use serde_json::json;
+
+use super::body::{ArchiveStream, Body, FileStream};
+use super::response::{self, Reply};
+use super::App;
+use crate::download::archive::Archive;
+use crate::download::range::{self, RangeOutcome};
+use crate::download::{archive_spec, token::TokenError};
+use crate::model::Status;
+use crate::store::DbCell;
+
+/// 200 `{"download_url": …}` for a done backup, 400 otherwise.
+pub(crate) fn archive_link(app: &App, cell: &DbCell, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
+    let Some((meta, record)) = app.store.record(cell, backup) else {
+        return response::not_found("backup");
+    };
+    let now = app.store.clock.now();
+    let (status, _, _) = record.derive(now);
+    if status != Status::Done {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "backup {} is {}: only a done backup can be downloaded",
+                record.id,
+                status.as_str()
+            ),
+            Some("backup_not_done"),
+        );
+    }
+    let expires = now.div_euclid(1000).saturating_add(app.download_ttl_secs);
+    let token = app.signer.sign(&meta.addon_id, &record.id, expires);
+    let base = app.public_url.clone().unwrap_or_else(|| base_url(parts));
+    let url = format!(
+        "{}/api/databases/{db_in_path}/backups/{}/download?token={token}",
+        base.trim_end_matches('/'),
+        record.id
+    );
+    response::json(StatusCode::OK, &json!({ "download_url": url }))
+}
+
+/// `scheme://host` as the client sees this server.
+fn base_url(parts: &Parts) -> String {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let proto = header("x-forwarded-proto")
+        .filter(|p| p.eq_ignore_ascii_case("http") || p.eq_ignore_ascii_case("https"))
+        .unwrap_or("http");
+    let host = header("x-forwarded-host")
+        .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'?' && b != b'#')
+        })
+        .unwrap_or("localhost");
+    format!("{}://{host}", proto.to_ascii_lowercase())
+}
+
+/// The token of `?token=…`, if any.
+fn query_token(parts: &Parts) -> Option<&str> {
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .filter(|t| !t.is_empty())
+}
+
+/// The archive bytes (or headers alone for `HEAD`), whole or a `Range` of them.
+pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -> Reply {
+    let Some(token) = query_token(parts) else {
+        return response::error(
+            StatusCode::UNAUTHORIZED,
+            "missing download token: ask GET …/archive for a download_url",
+            None,
+        );
+    };
+    let Some(cell) = app.store.database(db) else {
+        return response::not_found("database");
+    };
+    let Some((meta, record)) = app.store.record(&cell, backup) else {
+        return response::not_found("backup");
+    };
+    let now = app.store.clock.now();
+    if let Err(e) = app
+        .signer
+        .verify(token, &meta.addon_id, &record.id, now.div_euclid(1000))
+    {
+        let code = match e {
+            TokenError::Expired => "download_token_expired",
+            TokenError::Malformed | TokenError::BadSignature => "download_token_invalid",
+        };
+        return response::error(StatusCode::FORBIDDEN, &e.to_string(), Some(code));
+    }
+    let (status, _, size) = record.derive(now);
+    let (Status::Done, Some(size)) = (status, size) else {
+        return response::error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "backup {} is {}: only a done backup can be downloaded",
+                record.id,
+                status.as_str()
+            ),
+            Some("backup_not_done"),
+        );
+    };
+    let etag = format!("\"{}-{size:x}\"", record.id);
+    let header = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let outcome = range::evaluate(header(RANGE), header(IF_RANGE), &etag, size);
+    let mut builder = Response::builder()
+        .header(CONTENT_TYPE, "application/gzip")
+        .header(ACCEPT_RANGES, "bytes")
+        .header(ETAG, etag.as_str())
+        .header(
+            CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{}.tar.gz\"",
+                record.name.replace(['"', '\\', '\r', '\n'], "_")
+            ),
+        );
+    let span = match outcome {
+        RangeOutcome::Unsatisfiable => {
+            let mut r = response::error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                &format!("the range is outside the archive's {size} bytes"),
+                None,
+            );
+            if let Ok(v) = HeaderValue::from_str(&range::unsatisfied_range(size)) {
+                r.headers_mut().insert(CONTENT_RANGE, v);
+            }
+            r.headers_mut().insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            return r;
+        }
+        RangeOutcome::Full => 0..size,
+        RangeOutcome::Partial(r) => {
+            builder = builder
+                .status(StatusCode::PARTIAL_CONTENT)
+                .header(CONTENT_RANGE, range::content_range(&r, size));
+            r
+        }
+    };
+    let len = span.end - span.start;
+    builder = builder.header(CONTENT_LENGTH, len);
+    let label = format!("{} ({})", record.name, record.id);
+    let body = if parts.method == Method::HEAD {
+        Body::empty()
+    } else if let Some(path) = &record.archive_file {
+        match open_at(path, span.start).await {
+            Ok(file) => Body::File(FileStream {
+                file,
+                remaining: len,
+                label,
+            }),
+            Err(e) => {
+                return response::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("cannot read the archive file of backup {}: {e}", record.id),
+                    Some("archive_unreadable"),
+                )
+            }
+        }
+    } else {
+        let spec = archive_spec(
+            &meta.db_type,
+            &meta.addon_id,
+            &record.id,
+            &record.name,
+            size,
+            record.created_at.millis().div_euclid(1000),
+        );
+        match Archive::new(&spec) {
+            Ok(archive) => Body::Archive(ArchiveStream {
+                chunks: archive.chunks(span),
+                remaining: len,
+                label,
+            }),
+            Err(e) => {
+                return response::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("cannot build the archive of backup {}: {e}", record.id),
+                    Some("archive_unbuildable"),
+                )
+            }
+        }
+    };
+    builder.body(body).unwrap_or_else(|e| {
+        response::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot build the response: {e}"),
+            None,
+        )
+    })
+}
+
+async fn open_at(path: &std::path::Path, offset: u64) -> std::io::Result<tokio::fs::File> {
+    use tokio::io::AsyncSeekExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    Ok(file)
+}

@@ -1,0 +1,104 @@
+//! Building responses: JSON bodies and the error shapes of spec §3, which
+//! go-scalingo parses (every error body is JSON).
+
+use bytes::Bytes;
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::{Response, StatusCode};
+use serde::Serialize;
+use serde_json::json;
+
+use super::body::Body;
+
+/// A response the handlers return.
+pub type Reply = Response<Body>;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// `status` with `bytes` as its JSON body.
+pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Reply {
+    let mut r = Response::new(Body::full(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, JSON);
+    r
+}
+
+/// `status` with `value` serialized as its JSON body.
+pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => json_bytes(status, bytes),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode the response: {e}"),
+            Some("internal"),
+        ),
+    }
+}
+
+/// `{"<key>": value}` with `value`'s own field order (a `json!` map would
+/// sort the keys; the spec fixes the order of a backup's fields).
+pub fn wrapped<T: Serialize + ?Sized>(status: StatusCode, key: &str, value: &T) -> Reply {
+    let mut out = Vec::with_capacity(512);
+    out.push(b'{');
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, key);
+    out.push(b':');
+    if let Err(e) = serde_json::to_writer(&mut out, value) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot encode the response: {e}"),
+            Some("internal"),
+        );
+    }
+    out.push(b'}');
+    json_bytes(status, out)
+}
+
+/// `{"error": message, "code": code}` (code left out when `None`).
+pub fn error(status: StatusCode, message: &str, code: Option<&str>) -> Reply {
+    let body = match code {
+        Some(code) => json!({ "error": message, "code": code }),
+        None => json!({ "error": message }),
+    };
+    json_bytes(status, body.to_string().into_bytes())
+}
+
+/// 404 `{"resource": resource, "error": "not found"}`.
+pub fn not_found(resource: &str) -> Reply {
+    json_bytes(
+        StatusCode::NOT_FOUND,
+        json!({ "resource": resource, "error": "not found" })
+            .to_string()
+            .into_bytes(),
+    )
+}
+
+/// 405 with the `Allow` header.
+pub fn method_not_allowed(allow: &str) -> Reply {
+    let mut r = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("method not allowed on this route: use {allow}"),
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(allow) {
+        r.headers_mut().insert(ALLOW, v);
+    }
+    r
+}
+
+/// 422 `{"errors": {field: [message…]}}`; `errors` is never empty.
+pub fn unprocessable<'a>(errors: impl IntoIterator<Item = (&'a str, String)>) -> Reply {
+    let mut map = serde_json::Map::new();
+    for (field, message) in errors {
+        let entry = map.entry(field.to_string()).or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(json!(message));
+        }
+    }
+    if map.is_empty() {
+        map.insert("base".into(), json!(["is invalid"]));
+    }
+    json_bytes(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({ "errors": map }).to_string().into_bytes(),
+    )
+}

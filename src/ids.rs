@@ -1,0 +1,78 @@
+//! Identifiers and randomness: backup ids shaped like MongoDB ObjectIds, and
+//! the seeded generators every random draw of the fake comes from.
+//!
+//! Each database owns its generator, seeded from the global seed and the
+//! database's addon id, so the ids, outcomes and sizes of one database depend
+//! only on the seed and that database's own requests — parallel tests that
+//! each own a database on a shared server stay reproducible.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The generator type used throughout (portable and stable across platforms).
+pub type DetRng = ChaCha8Rng;
+
+/// The generator of database `addon_id` under `seed`.
+pub fn database_rng(seed: u64, addon_id: &str) -> DetRng {
+    // FNV-1a over the id, mixed with the seed: stable across runs and builds.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in addon_id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    DetRng::seed_from_u64(seed ^ h.rotate_left(17))
+}
+
+/// A fresh random seed, for runs that were not given one.
+pub fn random_seed() -> u64 {
+    use rand::TryRngCore;
+    rand::rngs::OsRng.try_next_u64().unwrap_or_else(|_| {
+        // No OS entropy: the wall clock is random enough for a seed.
+        crate::clock::system_millis() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+    })
+}
+
+/// A new backup id: 8 hex of the creation time in seconds, then 16 random hex
+/// (24 lowercase hex characters in all).
+pub fn backup_id(rng: &mut DetRng, created_secs: i64) -> String {
+    let secs = created_secs.clamp(0, u32::MAX as i64) as u32;
+    format!("{secs:08x}{:016x}", rng.random::<u64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_24_lowercase_hex_starting_with_the_creation_time() {
+        let mut rng = database_rng(1, "my-db-123");
+        let id = backup_id(&mut rng, 0x5b8b_3610);
+        assert_eq!(id.len(), 24);
+        assert!(id.starts_with("5b8b3610"));
+        assert!(crate::fixtures::is_object_id(&id));
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_ids_and_databases_do_not_share_a_stream() {
+        let a: Vec<_> = (0..3)
+            .map({
+                let mut r = database_rng(7, "a");
+                move |_| backup_id(&mut r, 1)
+            })
+            .collect();
+        let again: Vec<_> = (0..3)
+            .map({
+                let mut r = database_rng(7, "a");
+                move |_| backup_id(&mut r, 1)
+            })
+            .collect();
+        let b: Vec<_> = (0..3)
+            .map({
+                let mut r = database_rng(7, "b");
+                move |_| backup_id(&mut r, 1)
+            })
+            .collect();
+        assert_eq!(a, again);
+        assert_ne!(a, b);
+    }
+}

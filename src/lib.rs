@@ -1,0 +1,62 @@
+//! # scalingo-db-fake
+//!
+//! A fast, faithful, in-memory fake of [Scalingo]'s database API (backups),
+//! for testing code that lists, creates, polls and downloads database backups
+//! — offline, deterministically, in milliseconds.
+//!
+//! [Scalingo]: https://scalingo.com
+//!
+//! ## A guided tour
+//!
+//! Start a fake from a test, point the code under test at [`FakeServer::url`]
+//! with [`FakeServer::token`] as its bearer token, and steer time by hand:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use std::time::Duration;
+//! use scalingo_db_fake::{FakeServer, Status};
+//!
+//! let fake = FakeServer::builder().manual_clock().seed(7).start().await;
+//! let backup = fake.create_backup("my-db-123").unwrap();   // or POST over HTTP
+//! assert_eq!(backup.status, Status::Scheduled);
+//! fake.advance(Duration::from_secs(3600));                  // no sleeping
+//! assert!(fake.backup(&backup.id).unwrap().status.is_finished());
+//! # }
+//! ```
+//!
+//! The pieces, each in its own module:
+//!
+//! - [`model`]: the JSON objects of the API (backup, database, status);
+//! - [`fixtures`]: the data a fake starts with, checked on load;
+//! - [`lifecycle`]: how a backup's status follows from time;
+//! - [`clock`]: the one clock (system, sped up, or manual);
+//! - [`download`]: archives of an exact size and their signed links;
+//! - `http` and `server` (internal): routes, handlers and the accept loop;
+//! - [`FakeServer`]: the handle a test holds.
+//!
+//! The binary (`cargo run --release`) serves the same fake with flags and
+//! environment variables; see the README.
+
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod config;
+pub mod download;
+mod error;
+pub mod fixtures;
+mod http;
+mod ids;
+pub mod lifecycle;
+pub mod model;
+mod server;
+mod store;
+mod timestamp;
+
+pub use clock::ClockMode;
+pub use config::{Config, FixtureSource};
+pub use error::Error;
+pub use lifecycle::{Lifecycle, LifecyclePatch};
+pub use model::{Backup, DatabaseInfo, Method, Status};
+pub use server::{FakeServer, FakeServerBuilder, Prepared};
+pub use timestamp::Timestamp;

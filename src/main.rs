@@ -1,0 +1,254 @@
+//! The `scalingo-db-fake` binary: the fake as a process, configured by flags
+//! and environment variables (spec §9), for docker-compose and local demos.
+//!
+//! `scalingo-db-fake healthcheck` asks a running fake's `/_fake/health`, so a
+//! container image needs no curl.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scalingo_db_fake::{ClockMode, Config, FixtureSource, Lifecycle, Prepared};
+
+/// An in-memory fake of Scalingo's database API (backups).
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// Address to listen on (0.0.0.0 to be reachable from other containers).
+    #[arg(long, env = "BIND", default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    port: u16,
+
+    /// Fixture file or folder of *.json files (default: the embedded set).
+    #[arg(long, env = "FIXTURES")]
+    fixtures: Option<PathBuf>,
+
+    /// Bearer token valid for every database (fixtures add per-database ones).
+    #[arg(long, env = "DB_BEARER_TOKEN")]
+    token: Option<String>,
+
+    /// Accept every request without a token (logged loudly at start).
+    #[arg(long, env = "NO_AUTH")]
+    no_auth: bool,
+
+    /// Seed of ids, outcomes and sizes (random if not given; logged).
+    #[arg(long, env = "SEED")]
+    seed: Option<u64>,
+
+    /// `system` follows the wall clock (sped up by --time-scale); `manual` moves only through POST /_fake/clock.
+    #[arg(long, env = "CLOCK", value_enum, default_value_t = ClockArg::System)]
+    clock: ClockArg,
+
+    /// How much faster than real time the system clock runs.
+    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
+
+    /// Seconds a new backup stays `scheduled`.
+    #[arg(long, env = "SCHEDULED_SECS", default_value_t = Lifecycle::default().scheduled_secs)]
+    scheduled_secs: f64,
+
+    /// Seconds it then stays `pending` (0: no pending phase).
+    #[arg(long, env = "PENDING_SECS", default_value_t = Lifecycle::default().pending_secs)]
+    pending_secs: f64,
+
+    /// Seconds it then stays `running`.
+    #[arg(long, env = "RUNNING_SECS", default_value_t = Lifecycle::default().running_secs)]
+    running_secs: f64,
+
+    /// Share of new backups that end in `error` (0.0 to 1.0).
+    #[arg(long, env = "FAILURE_RATE", default_value_t = Lifecycle::default().failure_rate)]
+    failure_rate: f64,
+
+    /// Smallest archive size of a new done backup, in bytes.
+    #[arg(long, env = "SIZE_MIN", default_value_t = Lifecycle::default().size_min)]
+    size_min: u64,
+
+    /// Largest archive size of a new done backup, in bytes.
+    #[arg(long, env = "SIZE_MAX", default_value_t = Lifecycle::default().size_max)]
+    size_max: u64,
+
+    /// Keep at most this many backups per database (the oldest finished go first).
+    #[arg(long, env = "RETENTION")]
+    retention: Option<usize>,
+
+    /// Seconds a download link stays valid (on the fake's clock).
+    #[arg(long, env = "DOWNLOAD_TTL", default_value_t = 600)]
+    download_ttl: u64,
+
+    /// Base URL of download links (default: the host the client used).
+    #[arg(long, env = "PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "BODY_LIMIT", default_value_t = 1 << 20)]
+    body_limit: usize,
+
+    /// Log filter: error, warn, info (one line per request), debug, trace.
+    #[arg(long, env = "LOG", default_value = "info")]
+    log: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Exit 0 if the fake on --port (on 127.0.0.1) answers its health check.
+    Healthcheck,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ClockArg {
+    System,
+    Manual,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Healthcheck) = cli.command {
+        return healthcheck(cli.port);
+    }
+    if let Err(e) = init_logging(&cli.log) {
+        eprintln!("scalingo-db-fake: invalid --log `{}`: {e}", cli.log);
+        return ExitCode::from(2);
+    }
+    let config = Config {
+        fixtures: cli
+            .fixtures
+            .clone()
+            .map_or(FixtureSource::Embedded, FixtureSource::Path),
+        seed: cli.seed,
+        token: cli.token.clone(),
+        auth: !cli.no_auth,
+        clock: match cli.clock {
+            ClockArg::System => ClockMode::System,
+            ClockArg::Manual => ClockMode::Manual,
+        },
+        time_scale: cli.time_scale,
+        clock_start: None,
+        lifecycle: Lifecycle {
+            scheduled_secs: cli.scheduled_secs,
+            pending_secs: cli.pending_secs,
+            running_secs: cli.running_secs,
+            failure_rate: cli.failure_rate,
+            size_min: cli.size_min,
+            size_max: cli.size_max,
+        },
+        retention: cli.retention,
+        body_limit: cli.body_limit,
+        download_ttl: Duration::from_secs(cli.download_ttl),
+        public_url: cli.public_url.clone(),
+    };
+    let prepared = match Prepared::new(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("scalingo-db-fake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scalingo-db-fake: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli, config, prepared))
+}
+
+async fn run(cli: Cli, config: Config, prepared: Prepared) -> ExitCode {
+    let addr = SocketAddr::new(cli.bind, cli.port);
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("scalingo-db-fake: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(
+        "seed {} (replay this run with --seed {})",
+        prepared.seed(),
+        prepared.seed()
+    );
+    match (&config.fixtures, config.auth) {
+        (FixtureSource::Path(p), _) => tracing::info!("fixtures from {}", p.display()),
+        _ => tracing::info!("embedded fixtures (my-db-123 token: my-db-123-token)"),
+    }
+    if !config.auth {
+        tracing::warn!("AUTH IS OFF (--no-auth): every request is accepted without a token");
+    } else if config.token.is_none() {
+        tracing::info!("no global token (--token / DB_BEARER_TOKEN): only the fixtures' tokens are accepted");
+    }
+    tracing::info!("clock {:?}, time scale {}", config.clock, config.time_scale);
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening http://{local}").and_then(|()| out.flush());
+    }
+    prepared.serve(listener, shutdown_signal()).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C: finishing in-flight requests"),
+        () = term => tracing::info!("SIGTERM: finishing in-flight requests"),
+    }
+}
+
+fn init_logging(filter: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .map_err(|e| e.to_string())
+}
+
+fn healthcheck(port: u16) -> ExitCode {
+    let ask = || -> std::io::Result<bool> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        s.write_all(b"GET /_fake/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match ask() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("scalingo-db-fake healthcheck: not healthy");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("scalingo-db-fake healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
