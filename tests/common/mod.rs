@@ -39,7 +39,9 @@ impl Resp {
 pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
     let uri: hyper::Uri = url.parse().expect("test URL");
     let authority = uri.authority().expect("URL has a host").clone();
-    let stream = tokio::net::TcpStream::connect(authority.as_str()).await.expect("connect");
+    let stream = tokio::net::TcpStream::connect(authority.as_str())
+        .await
+        .expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
@@ -71,7 +73,10 @@ pub async fn post(url: &str, token: &str, body: &str) -> Resp {
     send(
         Method::POST,
         url,
-        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
         Some(body.as_bytes()),
     )
     .await
@@ -82,7 +87,10 @@ pub async fn patch(url: &str, token: &str, body: &str) -> Resp {
     send(
         Method::PATCH,
         url,
-        &[("authorization", &format!("Bearer {token}")), ("content-type", "application/json")],
+        &[
+            ("authorization", &format!("Bearer {token}")),
+            ("content-type", "application/json"),
+        ],
         Some(body.as_bytes()),
     )
     .await
@@ -90,5 +98,11 @@ pub async fn patch(url: &str, token: &str, body: &str) -> Resp {
 
 /// `PUT url` with a JSON body (control API: no token).
 pub async fn put(url: &str, body: &str) -> Resp {
-    send(Method::PUT, url, &[("content-type", "application/json")], Some(body.as_bytes())).await
+    send(
+        Method::PUT,
+        url,
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    )
+    .await
 }
