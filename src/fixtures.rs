@@ -467,3 +467,24 @@ impl<'a> Occurrences<'a> {
         (line, column)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_set_and_the_example_file_load() {
+        let set = load_embedded().unwrap();
+        assert_eq!(set.databases[0].id, "my-db-123");
+        let example = load_path(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.json")).unwrap();
+        assert_eq!(example.databases[0].backups.len(), 3);
+    }
+
+    #[test]
+    fn rule_errors_point_at_the_offending_id() {
+        let text = "{\"databases\":[{\"id\":\"d\",\"database_id\":\"aaaaaaaaaaaaaaaaaaaaaaaa\",\n\"resource_name\":\"r\",\"type\":\"postgresql\",\"app\":\"a\",\"backups\":[\n{\"id\":\"bbbbbbbbbbbbbbbbbbbbbbbb\",\"created_at\":\"2018-09-02T03:00:00.178+02:00\",\"status\":\"done\"}]}]}";
+        let e = parse_str(text, Path::new("f.json")).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 7), "{e}");
+        assert!(e.message.contains("needs its size"), "{e}");
+    }
+}

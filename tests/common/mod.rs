@@ -106,3 +106,79 @@ pub async fn put(url: &str, body: &str) -> Resp {
     )
     .await
 }
+
+/// Parses one raw HTTP/1.1 response (status line, headers, then a body of
+/// `Content-Length` bytes, or everything left when there is none). `None`
+/// while `raw` does not hold a whole response yet.
+pub fn parse_response(raw: &[u8]) -> Option<Resp> {
+    let head_end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..head_end]).expect("response head is text");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        let (k, v) = line.split_once(':')?;
+        let name = hyper::header::HeaderName::from_bytes(k.trim().as_bytes()).ok()?;
+        let value = hyper::header::HeaderValue::from_str(v.trim()).ok()?;
+        headers.append(name, value);
+    }
+    let rest = &raw[head_end + 4..];
+    let body = match headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(n) if rest.len() >= n => Bytes::copy_from_slice(&rest[..n]),
+        Some(_) => return None,
+        None => Bytes::copy_from_slice(rest),
+    };
+    Some(Resp { status, headers, body })
+}
+
+/// Writes `request` (raw bytes, head and body as the test wrote them) to
+/// `addr` while reading the response, so a server that answers before it has
+/// read the whole body (a 413) is seen answering. Write errors are ignored:
+/// the server may close the connection once it has answered.
+pub async fn send_raw(addr: std::net::SocketAddr, request: Vec<u8>) -> Resp {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(&request).await;
+        let _ = wr.flush().await;
+        wr
+    });
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        if let Some(resp) = parse_response(&raw) {
+            writer.abort();
+            return resp;
+        }
+        match rd.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "reading the response failed ({e}) after {} bytes: {}",
+                raw.len(),
+                String::from_utf8_lossy(&raw)
+            ),
+        }
+    }
+    parse_response(&raw).unwrap_or_else(|| panic!("incomplete response: {}", String::from_utf8_lossy(&raw)))
+}
+
+/// One request over a plain std socket (for tests without a runtime):
+/// `Connection: close`, the whole response read.
+pub fn blocking_get(addr: std::net::SocketAddr, path: &str, token: &str) -> Resp {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).expect("write request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    parse_response(&raw).unwrap_or_else(|| panic!("incomplete response: {}", String::from_utf8_lossy(&raw)))
+}
