@@ -72,7 +72,7 @@ impl std::error::Error for FixtureError {}
 
 /// One fixture file as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a fixture file: an object {\"databases\": [...]}")]
 struct FileFixture {
     databases: Vec<DatabaseFixture>,
 }
@@ -250,7 +250,7 @@ fn load_text(
     let file: FileFixture = serde_json::from_str(text).map_err(|e| FixtureError {
         path: path.to_path_buf(),
         line: e.line(),
-        column: e.column(),
+        column: char_column(text, e.line(), e.column()),
         message: e.to_string().split(" at line ").next().unwrap_or_default().to_string(),
     })?;
     let mut occurrences = Occurrences::new(text);
@@ -362,12 +362,18 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
         let len = std::fs::metadata(&full)
             .map_err(|e| format!("archive_file `{}`: {e}", full.display()))?
             .len();
-        match b.size {
+        let given = b.size.or(b.progress.as_ref().and_then(|p| p.size));
+        match given {
             Some(size) if size != len => {
                 return Err(format!(
                     "size {size} is not the length of archive_file `{}` ({len} bytes)",
                     full.display()
                 ))
+            }
+            _ if b.progress.is_some() => {
+                if let Some(p) = &mut b.progress {
+                    p.size = Some(len);
+                }
             }
             _ => b.size = Some(len),
         }
@@ -378,18 +384,21 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
         .clone()
         .unwrap_or_else(|| crate::model::backup_name(&b.created_at, &db.resource_name));
     if let Some(p) = &b.progress {
-        if b.status.is_some() || b.started_at.is_some() || (b.size.is_some() && b.archive_file.is_none()) {
+        if b.status.is_some() || b.started_at.is_some() || b.size.is_some() {
             return Err(
                 "a backup with `progress` takes its status, started_at and size from the clock: leave them out".into(),
             );
         }
-        if let (Outcome::Done, Some(size)) = (p.outcome, p.size) {
+        if let (Outcome::Done, Some(size), None) = (p.outcome, p.size, &b.archive_file) {
             check_archive_size(db, b, &name, size)?;
         }
         return Ok(());
     }
     match b.status {
         None => return Err("give a `status`, or a `progress` to make it move on the clock".into()),
+        Some(Status::Scheduled) if b.archive_file.is_some() => {
+            return Err("only a done backup has an archive: remove archive_file or make it done".into());
+        }
         Some(Status::Scheduled) => {
             if b.started_at.is_some() || b.size.is_some() {
                 return Err("a scheduled backup has a null started_at and a null size".into());
@@ -407,8 +416,17 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
             }
         }
         Some(status) => {
-            if matches!(b.size, Some(n) if n != 0) {
-                return Err(format!("a {} backup has size 0", status.as_str()));
+            if b.archive_file.is_some() {
+                return Err(format!(
+                    "only a done backup has an archive: remove archive_file or make it done (it is {})",
+                    status.as_str()
+                ));
+            }
+            if let Some(n) = b.size.filter(|n| *n != 0) {
+                return Err(format!(
+                    "a backup whose status is {} has size 0, not {n}",
+                    status.as_str()
+                ));
             }
         }
     }
@@ -423,6 +441,22 @@ fn check_archive_size(db: &DatabaseFixture, b: &BackupFixture, name: &str, size:
         ));
     }
     Ok(())
+}
+
+/// serde_json counts columns in bytes; people and editors count characters.
+/// Converts a 1-based byte column of `line` to a 1-based character column
+/// (at least 1, also for an empty file).
+fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
+    let Some(l) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_column.max(1);
+    };
+    let mut end = byte_column.min(l.len());
+    while !l.is_char_boundary(end) {
+        end -= 1;
+    }
+    let chars = l[..end].chars().count();
+    // A column past the last byte read (serde points after it) stays past.
+    (chars + byte_column.saturating_sub(l.len())).max(1)
 }
 
 /// Whether `s` is 24 lowercase hex characters, like a MongoDB ObjectId.
@@ -444,17 +478,31 @@ impl<'a> Occurrences<'a> {
         Self { text, cursor: 0 }
     }
 
-    /// Moves past the next occurrence of `"id"` and returns its byte offset.
+    /// Moves past the next `"id": "<id>"` and returns the byte offset of
+    /// the value.
     fn advance(&mut self, id: &str) -> Option<usize> {
         let needle = serde_json::to_string(id).unwrap_or_default();
-        let found = self
-            .text
-            .get(self.cursor..)
-            .and_then(|t| t.find(&needle))
-            .map(|p| p + self.cursor);
-        let pos = found.or_else(|| self.text.find(&needle))?;
+        let pos = self
+            .find_id_value(&needle, self.cursor)
+            .or_else(|| self.find_id_value(&needle, 0))?;
         self.cursor = pos + needle.len();
         Some(pos)
+    }
+
+    /// The first occurrence of `needle` at or after `from` that is the value
+    /// of an `"id"` key.
+    fn find_id_value(&self, needle: &str, from: usize) -> Option<usize> {
+        let mut at = from;
+        loop {
+            let pos = self.text.get(at..)?.find(needle)? + at;
+            let before = self.text[..pos].trim_end();
+            if let Some(key) = before.strip_suffix(':') {
+                if key.trim_end().ends_with("\"id\"") {
+                    return Some(pos);
+                }
+            }
+            at = pos + needle.len();
+        }
     }
 
     /// Line and column (1-based) of byte offset `pos`.

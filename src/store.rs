@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{Duration as ChronoDuration, TimeZone, Timelike, Utc};
+use chrono::{Duration as ChronoDuration, TimeZone, Utc};
 use parking_lot::RwLock;
 use rand::Rng;
 
@@ -206,7 +206,7 @@ pub(crate) fn next_scheduled_hour(hours: &[u8], after: i64) -> Option<i64> {
         for &h in hours.iter().filter(|h| **h < 24) {
             let t = day + ChronoDuration::days(day_offset) + ChronoDuration::hours(i64::from(h));
             let ms = t.timestamp_millis();
-            if ms > after && best.is_none_or(|b| ms < b) {
+            if ms > after && best.map_or(true, |b| ms < b) {
                 best = Some(ms);
             }
         }
@@ -214,7 +214,6 @@ pub(crate) fn next_scheduled_hour(hours: &[u8], after: i64) -> Option<i64> {
             break;
         }
     }
-    let _ = after_dt.hour();
     best
 }
 

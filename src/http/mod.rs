@@ -7,6 +7,11 @@
 //! - [`control`]: the `/_fake` control API (spec §7);
 //! - [`response`] and [`body`]: JSON and error shapes, streamed bodies.
 
+// Handlers return `Result<Reply, Reply>`: the error side is the response
+// to send, built once per request; boxing it would add an allocation to every
+// error for nothing.
+#![allow(clippy::result_large_err)]
+
 pub mod api;
 pub mod body;
 pub mod control;
@@ -22,7 +27,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
-use hyper::{Request, StatusCode};
+use hyper::{Method, Request, StatusCode};
 
 use crate::download::token::Signer;
 use crate::store::{DbCell, Store};
@@ -59,11 +64,17 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Reply {
 }
 
 async fn dispatch(app: &App, req: Request<Incoming>) -> (Reply, &'static str) {
-    let (parts, body) = req.into_parts();
-    let Some(route) = router::route(parts.uri.path()) else {
+    let (mut parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    let Some(route) = router::route(&path) else {
         return (response::not_found("route"), "unknown");
     };
     let op = route.name();
+    if parts.method == Method::HEAD && !route.accepts(&Method::HEAD) && route.accepts(&Method::GET) {
+        // HEAD wherever GET works (RFC 9110 §9.3.2): the GET handler answers
+        // and hyper sends the head alone.
+        parts.method = Method::GET;
+    }
     if !route.accepts(&parts.method) {
         return (response::method_not_allowed(route.allow()), op);
     }
@@ -87,11 +98,13 @@ pub(crate) fn authorize(app: &App, parts: &Parts, cell: Option<&DbCell>) -> Resu
             None,
         ));
     };
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim)
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
         return Err(response::error(

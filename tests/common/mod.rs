@@ -174,9 +174,8 @@ pub async fn send_raw(addr: std::net::SocketAddr, request: Vec<u8>) -> Resp {
 pub fn blocking_get(addr: std::net::SocketAddr, path: &str, token: &str) -> Resp {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    let request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
-    );
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).expect("write request");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).expect("read response");
