@@ -48,8 +48,11 @@ pub async fn send(method: Method, url: &str, headers: &[(&str, &str)], body: Opt
     tokio::spawn(conn);
     let mut req = Request::builder()
         .method(method)
-        .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header("host", authority.as_str());
+        .uri(uri.path_and_query().map_or("/", |p| p.as_str()));
+    // The URL's host, unless the test sends a Host of its own.
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req = req.header("host", authority.as_str());
+    }
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
