@@ -320,8 +320,8 @@ fn check_database(db: &DatabaseFixture) -> Result<(), String> {
             db.database_id
         ));
     }
-    if db.resource_name.is_empty() {
-        return Err("resource_name must not be empty".into());
+    if db.resource_name.is_empty() || db.resource_name.len() > 64 || db.resource_name.contains(['/', '\0']) {
+        return Err("resource_name must be 1 to 64 bytes, without `/` (it names backups and archive entries)".into());
     }
     if let Some(h) = db.periodic_backups_scheduled_at.iter().find(|h| **h > 23) {
         return Err(format!("periodic_backups_scheduled_at: {h} is not an hour (0 to 23)"));
@@ -383,6 +383,9 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
         .name
         .clone()
         .unwrap_or_else(|| crate::model::backup_name(&b.created_at, &db.resource_name));
+    if name.is_empty() || name.len() > 90 || name.contains(['/', '\0']) {
+        return Err("name must be 1 to 90 bytes, without `/` (it names the archive's file)".into());
+    }
     if let Some(p) = &b.progress {
         if b.status.is_some() || b.started_at.is_some() || b.size.is_some() {
             return Err(
@@ -534,5 +537,20 @@ mod tests {
         let e = parse_str(text, Path::new("f.json")).unwrap_err();
         assert_eq!((e.line, e.column), (3, 7), "{e}");
         assert!(e.message.contains("needs its size"), "{e}");
+    }
+
+    #[test]
+    fn names_that_cannot_name_an_archive_entry_are_refused() {
+        let long = "x".repeat(91);
+        let text = format!(
+            "{{\"databases\":[{{\"id\":\"d\",\"database_id\":\"aaaaaaaaaaaaaaaaaaaaaaaa\",\"resource_name\":\"r\",\"type\":\"postgresql\",\"app\":\"a\",\"backups\":[{{\"id\":\"bbbbbbbbbbbbbbbbbbbbbbbb\",\"name\":\"{long}\",\"created_at\":\"2018-09-02T03:00:00.178+02:00\",\"status\":\"error\"}}]}}]}}"
+        );
+        let e = parse_str(&text, Path::new("f.json")).unwrap_err();
+        assert!(e.message.contains("90 bytes"), "{e}");
+        let text = text
+            .replace(&long, "ok")
+            .replace("\"r\"", &format!("\"{}\"", "r".repeat(65)));
+        let e = parse_str(&text, Path::new("f.json")).unwrap_err();
+        assert!(e.message.contains("resource_name"), "{e}");
     }
 }

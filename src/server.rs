@@ -44,10 +44,10 @@ fn embedded() -> Result<&'static FixtureSet, Error> {
 /// Builds the shared state from a configuration: fixtures loaded and checked,
 /// settings validated. Nothing is served if this fails.
 pub(crate) fn build_app(config: &Config) -> Result<(Arc<App>, Option<String>), Error> {
-    config
-        .lifecycle
-        .validate()
-        .map_err(|e| Error::Config(e[0].0.to_string(), e[0].1.clone()))?;
+    config.lifecycle.validate().map_err(|e| {
+        let (field, message) = e.into_iter().next().unwrap_or(("lifecycle", String::new()));
+        Error::Config(field.to_string(), message)
+    })?;
     if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
         return Err(Error::Config(
             "time_scale".into(),
