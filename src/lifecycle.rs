@@ -2,7 +2,7 @@
 //!
 //! Nothing here runs on a timer: a backup stores its creation instant, the
 //! phase durations in force when it was created and its outcome (drawn once,
-//! at creation), and [`derive`] says what the backup looks like at any
+//! at creation), and [`derive()`] says what the backup looks like at any
 //! instant. Advancing the clock therefore moves every backup at once, and a
 //! test never sleeps.
 //!
