@@ -72,14 +72,7 @@ impl Clock {
 
     /// Now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        let s = self.state.read();
-        match s.mode {
-            ClockMode::Manual => s.base_millis,
-            ClockMode::System => {
-                let real = s.anchor.elapsed().as_secs_f64() * 1000.0 * s.scale;
-                s.base_millis.saturating_add(real as i64)
-            }
-        }
+        Self::read(&self.state.read())
     }
 
     /// The mode.
@@ -92,26 +85,25 @@ impl Clock {
         self.state.read().scale
     }
 
-    /// Moves the clock forward by `millis` (negative is refused).
+    /// Moves the clock forward by `millis` (negative is refused), in one
+    /// step: concurrent advances add up.
     pub fn advance(&self, millis: i64) -> Result<i64, ClockError> {
         if millis < 0 {
             return Err(ClockError(
                 "the clock never moves backwards: advance by zero or more".into(),
             ));
         }
-        let now = self.now();
-        self.set(now.saturating_add(millis))
+        let mut s = self.state.write();
+        let now = Self::read(&s).saturating_add(millis);
+        s.base_millis = now;
+        s.anchor = Instant::now();
+        Ok(now)
     }
 
     /// Sets the clock to `millis`, refusing to move backwards.
     pub fn set(&self, millis: i64) -> Result<i64, ClockError> {
         let mut s = self.state.write();
-        let now = match s.mode {
-            ClockMode::Manual => s.base_millis,
-            ClockMode::System => s
-                .base_millis
-                .saturating_add((s.anchor.elapsed().as_secs_f64() * 1000.0 * s.scale) as i64),
-        };
+        let now = Self::read(&s);
         if millis < now {
             return Err(ClockError(format!(
                 "the clock never moves backwards: {} is before now ({})",
@@ -124,9 +116,13 @@ impl Clock {
         Ok(millis)
     }
 
-    /// Puts the clock back to a fresh state (used by reset).
-    pub fn reset(&self, mode: ClockMode, scale: f64, start_millis: i64) {
-        *self.state.write() = Clock::new(mode, scale, start_millis).state.into_inner();
+    fn read(s: &State) -> i64 {
+        match s.mode {
+            ClockMode::Manual => s.base_millis,
+            ClockMode::System => s
+                .base_millis
+                .saturating_add((s.anchor.elapsed().as_secs_f64() * 1000.0 * s.scale) as i64),
+        }
     }
 }
 
@@ -150,6 +146,19 @@ mod tests {
         assert!(c.set(999).is_err());
         assert!(c.advance(-1).is_err());
         assert_eq!(c.now(), 1_000);
+    }
+
+    #[test]
+    fn concurrent_advances_add_up() {
+        let c = std::sync::Arc::new(Clock::new(ClockMode::Manual, 1.0, 0));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || (0..500).for_each(|_| drop(c.advance(1))))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(c.now(), 4_000);
     }
 
     #[test]

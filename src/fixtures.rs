@@ -110,6 +110,10 @@ pub struct DatabaseFixture {
     /// Hours (UTC) of the daily backups.
     #[serde(default)]
     pub periodic_backups_scheduled_at: Vec<u8>,
+    /// This database's own seed (default: derived from the global seed and
+    /// the addon id).
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// Lifecycle settings for this database's new backups.
     #[serde(default)]
     pub lifecycle: LifecyclePatch,
@@ -383,8 +387,11 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
         .name
         .clone()
         .unwrap_or_else(|| crate::model::backup_name(&b.created_at, &db.resource_name));
-    if name.is_empty() || name.len() > 90 || name.contains(['/', '\0']) {
-        return Err("name must be 1 to 90 bytes, without `/` (it names the archive's file)".into());
+    if name.is_empty() || name.len() > 90 || !name.bytes().all(|c| c.is_ascii_graphic() && !b"/\\\"".contains(&c)) {
+        return Err(
+            "name must be 1 to 90 printable ASCII characters, without spaces, `/`, `\\` or `\"` (it names the archive's file)"
+                .into(),
+        );
     }
     if let Some(p) = &b.progress {
         if b.status.is_some() || b.started_at.is_some() || b.size.is_some() {
@@ -546,7 +553,7 @@ mod tests {
             "{{\"databases\":[{{\"id\":\"d\",\"database_id\":\"aaaaaaaaaaaaaaaaaaaaaaaa\",\"resource_name\":\"r\",\"type\":\"postgresql\",\"app\":\"a\",\"backups\":[{{\"id\":\"bbbbbbbbbbbbbbbbbbbbbbbb\",\"name\":\"{long}\",\"created_at\":\"2018-09-02T03:00:00.178+02:00\",\"status\":\"error\"}}]}}]}}"
         );
         let e = parse_str(&text, Path::new("f.json")).unwrap_err();
-        assert!(e.message.contains("90 bytes"), "{e}");
+        assert!(e.message.contains("1 to 90"), "{e}");
         let text = text
             .replace(&long, "ok")
             .replace("\"r\"", &format!("\"{}\"", "r".repeat(65)));

@@ -49,6 +49,7 @@ mod http;
 mod ids;
 pub mod lifecycle;
 pub mod model;
+mod render;
 mod server;
 mod store;
 mod timestamp;

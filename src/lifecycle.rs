@@ -154,6 +154,18 @@ pub struct LifecyclePatch {
 }
 
 impl LifecyclePatch {
+    /// `self` with the fields `over` sets replaced.
+    pub fn merged(&self, over: &LifecyclePatch) -> LifecyclePatch {
+        LifecyclePatch {
+            scheduled_secs: over.scheduled_secs.or(self.scheduled_secs),
+            pending_secs: over.pending_secs.or(self.pending_secs),
+            running_secs: over.running_secs.or(self.running_secs),
+            failure_rate: over.failure_rate.or(self.failure_rate),
+            size_min: over.size_min.or(self.size_min),
+            size_max: over.size_max.or(self.size_max),
+        }
+    }
+
     /// Whether the patch changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == LifecyclePatch::default()

@@ -48,6 +48,10 @@ struct Cli {
     #[arg(long, env = "CLOCK", value_enum, default_value_t = ClockArg::System)]
     clock: ClockArg,
 
+    /// Where the clock starts (RFC 3339, e.g. 2024-01-01T00:00:00Z; default: now). With --seed, makes runs repeatable to the id.
+    #[arg(long, env = "CLOCK_START", value_parser = parse_instant)]
+    clock_start: Option<i64>,
+
     /// How much faster than real time the system clock runs.
     #[arg(long, env = "TIME_SCALE", default_value_t = 1.0)]
     time_scale: f64,
@@ -131,7 +135,7 @@ fn main() -> ExitCode {
             ClockArg::Manual => ClockMode::Manual,
         },
         time_scale: cli.time_scale,
-        clock_start: None,
+        clock_start: cli.clock_start,
         lifecycle: Lifecycle {
             scheduled_secs: cli.scheduled_secs,
             pending_secs: cli.pending_secs,
@@ -177,9 +181,9 @@ async fn run(cli: Cli, config: Config, prepared: Prepared) -> ExitCode {
         prepared.seed(),
         prepared.seed()
     );
-    match (&config.fixtures, config.auth) {
-        (FixtureSource::Path(p), _) => tracing::info!("fixtures from {}", p.display()),
-        _ => tracing::info!("embedded fixtures (my-db-123 token: my-db-123-token)"),
+    match &config.fixtures {
+        FixtureSource::Path(p) => tracing::info!("fixtures from {}", p.display()),
+        _ => tracing::info!("embedded fixtures (token of my-db-123: my-db-123-token)"),
     }
     if !config.auth {
         tracing::warn!("AUTH IS OFF (--no-auth): every request is accepted without a token");
@@ -217,6 +221,10 @@ async fn shutdown_signal() {
         () = ctrl_c => tracing::info!("Ctrl-C: finishing in-flight requests"),
         () = term => tracing::info!("SIGTERM: finishing in-flight requests"),
     }
+}
+
+fn parse_instant(text: &str) -> Result<i64, String> {
+    scalingo_db_fake::Timestamp::parse(text).map(|t| t.millis())
 }
 
 fn init_logging(filter: &str) -> Result<(), String> {

@@ -116,6 +116,9 @@ pub struct DatabaseInfo {
     pub status: String,
     /// The database type (`postgresql`, …).
     pub type_name: String,
+    /// The database type again, under the name the spec's attribute table uses.
+    #[serde(rename = "type")]
+    pub db_type: String,
     /// The engine version shown to people.
     pub readable_version: String,
     /// A made-up host name.

@@ -43,11 +43,18 @@ fn embedded() -> Result<&'static FixtureSet, Error> {
 
 /// Builds the shared state from a configuration: fixtures loaded and checked,
 /// settings validated. Nothing is served if this fails.
-pub(crate) fn build_app(config: &Config) -> Result<(Arc<App>, Option<String>), Error> {
+/// `token` is the global token (the configured one when `None`).
+pub(crate) fn build_app(config: &Config, token: Option<String>) -> Result<Arc<App>, Error> {
     config.lifecycle.validate().map_err(|e| {
         let (field, message) = e.into_iter().next().unwrap_or(("lifecycle", String::new()));
         Error::Config(field.to_string(), message)
     })?;
+    if config.retention == Some(0) {
+        return Err(Error::Config(
+            "retention".into(),
+            "must keep at least 1 backup per database (leave it unset for no cap)".into(),
+        ));
+    }
     if !(config.time_scale.is_finite() && config.time_scale > 0.0) {
         return Err(Error::Config(
             "time_scale".into(),
@@ -70,14 +77,14 @@ pub(crate) fn build_app(config: &Config) -> Result<(Arc<App>, Option<String>), E
     let seed = config.seed.unwrap_or_else(crate::ids::random_seed);
     let app = App {
         store: Store::new(config, set, seed),
-        token: config.token.clone(),
+        token: token.or_else(|| config.token.clone()),
         auth: config.auth,
         body_limit: config.body_limit,
         signer: Signer::random(),
         download_ttl_secs: config.download_ttl.as_secs().min(i64::MAX as u64) as i64,
         public_url: config.public_url.clone(),
     };
-    Ok((Arc::new(app), config.token.clone()))
+    Ok(Arc::new(app))
 }
 
 /// Serves `listener` until `stop` says so, then lets in-flight requests finish
@@ -87,7 +94,16 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch:
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, most likely: back off
+                        // rather than spin on the error.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
                 let service = service_fn(move |req| {
@@ -136,7 +152,7 @@ impl Prepared {
     /// Loads and checks everything `config` names; nothing is served yet.
     pub fn new(config: &Config) -> Result<Self, Error> {
         Ok(Self {
-            app: build_app(config)?.0,
+            app: build_app(config, None)?,
         })
     }
 
@@ -173,12 +189,17 @@ impl Prepared {
 #[derive(Clone, Debug, Default)]
 pub struct FakeServerBuilder {
     config: Config,
+    /// A `fixtures_json` text that did not parse, reported at start.
+    fixture_error: Option<fixtures::FixtureError>,
 }
 
 impl FakeServerBuilder {
     /// Starts from a complete configuration.
     pub fn from_config(config: Config) -> Self {
-        Self { config }
+        Self {
+            config,
+            fixture_error: None,
+        }
     }
 
     /// Loads fixtures from a file or folder instead of the embedded set.
@@ -190,9 +211,12 @@ impl FakeServerBuilder {
     /// Uses fixture JSON given as text (checked like a file).
     pub fn fixtures_json(mut self, json: &str) -> Self {
         match fixtures::parse_str(json, std::path::Path::new("<fixtures_json>")) {
-            Ok(set) => self.config.fixtures = FixtureSource::Set(set),
-            // Reported by `try_start`: keep the text's error for then.
-            Err(e) => self.config.fixtures = FixtureSource::Path(e.to_string().into()),
+            Ok(set) => {
+                self.config.fixtures = FixtureSource::Set(set);
+                self.fixture_error = None;
+            }
+            // Reported by `try_start`, with its line and column.
+            Err(e) => self.fixture_error = Some(e),
         }
         self
     }
@@ -269,15 +293,11 @@ impl FakeServerBuilder {
     }
 
     fn prepared(&self) -> Result<(Arc<App>, String, StdListener), Error> {
-        if let FixtureSource::Path(p) = &self.config.fixtures {
-            if p.to_string_lossy().starts_with("<fixtures_json>") {
-                return Err(Error::Config("fixtures".into(), p.display().to_string()));
-            }
+        if let Some(e) = &self.fixture_error {
+            return Err(Error::Fixture(e.clone()));
         }
-        let mut config = self.config.clone();
-        let token = config.token.clone().unwrap_or_else(random_token);
-        config.token = Some(token.clone());
-        let (app, _) = build_app(&config)?;
+        let token = self.config.token.clone().unwrap_or_else(random_token);
+        let app = build_app(&self.config, Some(token.clone()))?;
         let listener = StdListener::bind(("127.0.0.1", 0)).map_err(Error::Bind)?;
         listener.set_nonblocking(true).map_err(Error::Bind)?;
         Ok((app, token, listener))
@@ -348,8 +368,7 @@ impl FakeServerBuilder {
 
 fn random_token() -> String {
     let mut bytes = [0u8; 16];
-    let signer_entropy = crate::ids::random_seed().to_le_bytes();
-    bytes[..8].copy_from_slice(&signer_entropy);
+    bytes[..8].copy_from_slice(&crate::ids::random_seed().to_le_bytes());
     bytes[8..].copy_from_slice(&crate::ids::random_seed().to_le_bytes());
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("fake-{hex}")
@@ -458,7 +477,7 @@ impl FakeServer {
             .store
             .all()
             .iter()
-            .map(|c| c.state.read().meta.addon_id.clone())
+            .map(|c| c.read().meta.addon_id.clone())
             .collect()
     }
 
@@ -466,7 +485,7 @@ impl FakeServer {
     pub fn database(&self, db: &str) -> Option<DatabaseInfo> {
         let cell = self.app.store.database(db)?;
         self.app.store.catch_up(&cell);
-        let info = cell.state.read().meta.info();
+        let info = cell.read().meta.info();
         Some(info)
     }
 
@@ -517,6 +536,19 @@ impl FakeServer {
     /// Caps the backups kept per database (`None`: no cap).
     pub fn set_retention(&self, cap: Option<usize>) {
         self.app.store.set_retention(cap);
+    }
+
+    /// Re-seeds every database's generator from `seed`, as if the server
+    /// had started with it (ids, outcomes and sizes drawn from now on).
+    pub fn reseed(&self, seed: u64) {
+        self.app.store.reseed(None, seed);
+    }
+
+    /// Gives one database a seed of its own.
+    pub fn reseed_database(&self, db: &str, seed: u64) -> Result<(), Error> {
+        let cell = self.app.store.database(db).ok_or(Error::NotFound("database"))?;
+        self.app.store.reseed(Some(&cell), seed);
+        Ok(())
     }
 
     /// Stops the server and waits until in-flight requests have finished.

@@ -4,25 +4,30 @@
 //! Layout of the locks (no lock is ever held across an `.await`):
 //! - one `RwLock` per database ([`DbCell`]), so reads of different databases
 //!   never wait on each other and a write touches one database only;
-//! - two index maps (database key → cell, backup id → cell), read-locked for
-//!   a lookup and write-locked only when a database or backup is added or
-//!   removed. An index lock is never taken while a database lock is held for
-//!   writing, except to insert into / remove from the backup index after the
-//!   cell lock is released.
+//! - index maps (database key → cell, backup id → cell, known tokens),
+//!   read-locked for a lookup and write-locked only when a database or backup
+//!   is added or removed. An index lock is never *waited for* while a
+//!   database's write lock is held: index updates happen after the database
+//!   lock is released.
 //!
 //! Records keep what cannot be derived (creation instant, phases, outcome,
 //! final size); what a backup looks like is computed by [`crate::lifecycle`]
 //! when it is read. Periodic backups are created lazily: when a database is
 //! read, or when the clock is moved by hand, every scheduled hour the clock has
 //! passed gets its backup.
+//!
+//! The list route's JSON is cached per database ([`crate::render`]) until
+//! the database changes or the clock reaches the next status change of one
+//! of its backups; any write access to a database drops its cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use chrono::{Duration as ChronoDuration, TimeZone, Utc};
-use parking_lot::RwLock;
-use rand::Rng;
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -30,7 +35,13 @@ use crate::fixtures::{BackupFixture, DatabaseFixture, FixtureSet};
 use crate::ids::{self, DetRng};
 use crate::lifecycle::{self, Lifecycle, LifecyclePatch, Outcome, Phases};
 use crate::model::{backup_name, Backup, DatabaseInfo, Method, Status};
+use crate::render::{self, ListCache};
 use crate::timestamp::Timestamp;
+
+/// A clock jump creates the periodic backups of at most this many days
+/// before the new time (a 30-year jump would otherwise create 20 000+
+/// backups per scheduled hour, all at once).
+pub(crate) const PERIODIC_BACKLOG_DAYS: i64 = 400;
 
 /// How a backup's status is known.
 #[derive(Clone, Debug)]
@@ -46,7 +57,17 @@ pub(crate) enum Progress {
         phases: Phases,
         outcome: Outcome,
         final_size: u64,
+        /// Known at creation (created + scheduled phase), rendered once.
+        started_at: Timestamp,
     },
+}
+
+/// A real file served as a backup's archive.
+#[derive(Clone, Debug)]
+pub(crate) struct ArchiveFile {
+    pub path: PathBuf,
+    /// Its length when the fixture was loaded: the backup's size.
+    pub len: u64,
 }
 
 /// What the store keeps of a backup.
@@ -58,28 +79,54 @@ pub(crate) struct BackupRecord {
     pub method: Method,
     pub progress: Progress,
     /// A real file served as the archive, instead of a generated one.
-    pub archive_file: Option<PathBuf>,
+    pub archive_file: Option<ArchiveFile>,
+    /// The backup's JSON, once it can no longer change (see [`crate::render`]).
+    pub json: OnceLock<Box<[u8]>>,
 }
 
 impl BackupRecord {
+    fn new(id: String, created_at: Timestamp, name: String, method: Method, progress: Progress) -> Self {
+        Self {
+            id,
+            created_at,
+            name,
+            method,
+            progress,
+            archive_file: None,
+            json: OnceLock::new(),
+        }
+    }
+
     /// Status, `started_at` and size at `now`.
-    pub fn derive(&self, now: i64) -> (Status, Option<Timestamp>, Option<u64>) {
+    pub fn derive(&self, now: i64) -> (Status, Option<&Timestamp>, Option<u64>) {
         match &self.progress {
             Progress::Fixed {
                 status,
                 started_at,
                 size,
-            } => (*status, started_at.clone(), *size),
+            } => (*status, started_at.as_ref(), *size),
             Progress::Timed {
                 phases,
                 outcome,
                 final_size,
+                started_at,
             } => {
                 let d = lifecycle::derive(self.created_at.millis(), phases, *outcome, *final_size, now);
-                let started = d.started_at.map(|ms| self.created_at.with_same_offset(ms));
-                (d.status, started, d.size)
+                (d.status, d.started_at.map(|_| started_at), d.size)
             }
         }
+    }
+
+    /// The next instant after `now` at which the backup's view changes.
+    pub fn next_change(&self, now: i64) -> Option<i64> {
+        let Progress::Timed { phases, .. } = &self.progress else {
+            return None;
+        };
+        let created = self.created_at.millis();
+        let scheduled_end = created.saturating_add(phases.scheduled_ms as i64);
+        let pending_end = scheduled_end.saturating_add(phases.pending_ms as i64);
+        let running_end = pending_end.saturating_add(phases.running_ms as i64);
+        [scheduled_end, pending_end, running_end].into_iter().find(|t| *t > now)
     }
 
     /// The API view at `now`.
@@ -88,7 +135,7 @@ impl BackupRecord {
         Backup {
             id: self.id.clone(),
             created_at: self.created_at.clone(),
-            started_at,
+            started_at: started_at.cloned(),
             name: self.name.clone(),
             size,
             status,
@@ -114,6 +161,8 @@ pub(crate) struct DatabaseMeta {
     pub periodic_enabled: bool,
     pub periodic_hours: Vec<u8>,
     pub lifecycle: LifecyclePatch,
+    /// The database's own seed, from its fixture, if any.
+    pub seed: Option<u64>,
 }
 
 impl DatabaseMeta {
@@ -128,6 +177,7 @@ impl DatabaseMeta {
             plan: self.plan.clone(),
             status: "running".into(),
             type_name: self.db_type.clone(),
+            db_type: self.db_type.clone(),
             readable_version: self.version.clone(),
             hostname: format!("{}.{}.db.fake.scalingo.test", self.resource_name, self.db_type),
             cluster: false,
@@ -143,11 +193,12 @@ pub(crate) struct DbState {
     pub meta: DatabaseMeta,
     /// Oldest first (the API lists them reversed).
     pub backups: Vec<BackupRecord>,
-    /// Periodic backups exist for every scheduled hour up to this instant.
-    periodic_cursor: i64,
-    /// The next scheduled hour after the cursor, when periodic backups are on.
-    next_periodic: Option<i64>,
+    /// The next scheduled hour not yet given its backup, when periodic
+    /// backups are on.
+    pub next_periodic: Option<i64>,
     rng: DetRng,
+    /// The list route's last body; dropped by any write access.
+    pub list_cache: Mutex<Option<ListCache>>,
 }
 
 impl DbState {
@@ -159,6 +210,7 @@ impl DbState {
         self.backups.iter_mut().rev().find(|b| b.id == backup_id)
     }
 
+    /// Inserts in creation order (at the end, for a backup created now).
     fn insert(&mut self, record: BackupRecord) {
         let at = self
             .backups
@@ -166,12 +218,18 @@ impl DbState {
         self.backups.insert(at, record);
     }
 
-    fn schedule_from(&mut self, cursor: i64) {
-        self.periodic_cursor = cursor;
+    fn schedule_after(&mut self, instant: i64) {
         self.next_periodic = if self.meta.periodic_enabled {
-            next_scheduled_hour(&self.meta.periodic_hours, cursor)
+            next_scheduled_hour(&self.meta.periodic_hours, instant)
         } else {
             None
+        };
+    }
+
+    fn reseed(&mut self, global_seed: u64) {
+        self.rng = match self.meta.seed {
+            Some(own) => DetRng::seed_from_u64(own),
+            None => ids::database_rng(global_seed, &self.meta.addon_id),
         };
     }
 
@@ -181,19 +239,43 @@ impl DbState {
         let created_at = Timestamp::from_millis(created);
         let id = ids::backup_id(&mut self.rng, created.div_euclid(1000));
         let fails = self.rng.random::<f64>() < life.failure_rate;
-        let final_size = self.rng.random_range(life.size_min..=life.size_max.max(life.size_min));
-        BackupRecord {
-            name: backup_name(&created_at, &self.meta.resource_name),
-            id,
-            created_at,
-            method,
-            progress: Progress::Timed {
-                phases: life.phases(),
-                outcome: if fails { Outcome::Error } else { Outcome::Done },
-                final_size,
-            },
-            archive_file: None,
+        let final_size = self.draw_size(life);
+        let phases = life.phases();
+        let started_at = created_at.with_same_offset(created.saturating_add(phases.scheduled_ms as i64));
+        let name = backup_name(&created_at, &self.meta.resource_name);
+        let progress = Progress::Timed {
+            phases,
+            outcome: if fails { Outcome::Error } else { Outcome::Done },
+            final_size,
+            started_at,
+        };
+        BackupRecord::new(id, created_at, name, method, progress)
+    }
+
+    fn draw_size(&mut self, life: &Lifecycle) -> u64 {
+        self.rng.random_range(life.size_min..=life.size_max.max(life.size_min))
+    }
+
+    /// Drops the oldest finished backups past `cap`; returns their ids.
+    fn apply_retention(&mut self, cap: Option<usize>, now: i64) -> Vec<String> {
+        let Some(cap) = cap else {
+            return Vec::new();
+        };
+        let mut excess = self.backups.len().saturating_sub(cap);
+        let mut removed = Vec::new();
+        if excess == 0 {
+            return removed;
         }
+        self.backups.retain(|b| {
+            if excess > 0 && b.derive(now).0.is_finished() {
+                excess -= 1;
+                removed.push(b.id.clone());
+                false
+            } else {
+                true
+            }
+        });
+        removed
     }
 }
 
@@ -220,7 +302,22 @@ pub(crate) fn next_scheduled_hour(hours: &[u8], after: i64) -> Option<i64> {
 /// A database behind its own lock.
 #[derive(Debug)]
 pub(crate) struct DbCell {
-    pub state: RwLock<DbState>,
+    state: RwLock<DbState>,
+}
+
+impl DbCell {
+    /// Shared access.
+    pub fn read(&self) -> parking_lot::RwLockReadGuard<'_, DbState> {
+        self.state.read()
+    }
+
+    /// Exclusive access; drops the cached list body, since the caller may
+    /// change anything it shows.
+    pub fn write(&self) -> RwLockWriteGuard<'_, DbState> {
+        let mut s = self.state.write();
+        *s.list_cache.get_mut() = None;
+        s
+    }
 }
 
 /// Why a store operation was refused.
@@ -240,10 +337,12 @@ pub(crate) struct Store {
     order: RwLock<Vec<Arc<DbCell>>>,
     /// Backup id → its database.
     backups: RwLock<HashMap<String, Arc<DbCell>>>,
+    /// Every database's static tokens (to tell 403 from 401).
+    tokens: RwLock<HashSet<String>>,
     pub clock: Clock,
     lifecycle: RwLock<Lifecycle>,
     retention: RwLock<Option<usize>>,
-    seed: u64,
+    seed: RwLock<u64>,
 }
 
 impl Store {
@@ -254,10 +353,11 @@ impl Store {
             databases: RwLock::default(),
             order: RwLock::default(),
             backups: RwLock::default(),
+            tokens: RwLock::default(),
             clock: Clock::new(config.clock, config.time_scale, start),
             lifecycle: RwLock::new(config.lifecycle.clone()),
             retention: RwLock::new(config.retention),
-            seed,
+            seed: RwLock::new(seed),
         };
         for db in &fixtures.databases {
             store.add_database(db);
@@ -265,9 +365,9 @@ impl Store {
         store
     }
 
-    /// The seed in use.
+    /// The global seed in use.
     pub fn seed(&self) -> u64 {
-        self.seed
+        *self.seed.read()
     }
 
     /// Adds a database from its fixture (already checked).
@@ -287,21 +387,25 @@ impl Store {
             periodic_enabled: f.periodic_backups_enabled,
             periodic_hours: f.periodic_backups_scheduled_at.clone(),
             lifecycle: f.lifecycle.clone(),
+            seed: f.seed,
         };
+        let mut backups: Vec<BackupRecord> = f.backups.iter().map(|b| record_from_fixture(b, &meta, &life)).collect();
+        // One stable sort (fixtures are usually written newest first).
+        backups.sort_by_key(|b| b.created_at.millis());
         let mut state = DbState {
-            rng: ids::database_rng(self.seed, &meta.addon_id),
+            rng: DetRng::seed_from_u64(0),
             meta,
-            backups: Vec::with_capacity(f.backups.len()),
-            periodic_cursor: now,
+            backups,
             next_periodic: None,
+            list_cache: Mutex::new(None),
         };
-        for b in &f.backups {
-            let record = record_from_fixture(b, &state.meta, &life);
-            state.insert(record);
-        }
-        state.schedule_from(now);
+        state.reseed(self.seed());
+        state.schedule_after(now);
+        let removed = state.apply_retention(self.retention(), now);
+        debug_assert!(removed.len() <= f.backups.len());
         let ids: Vec<String> = state.backups.iter().map(|b| b.id.clone()).collect();
         let keys = [state.meta.addon_id.clone(), state.meta.database_id.clone()];
+        self.tokens.write().extend(state.meta.tokens.iter().cloned());
         let cell = Arc::new(DbCell {
             state: RwLock::new(state),
         });
@@ -336,10 +440,7 @@ impl Store {
 
     /// Whether `token` is a static token of any database.
     pub fn token_known_anywhere(&self, token: &str) -> bool {
-        self.order
-            .read()
-            .iter()
-            .any(|c| c.state.read().meta.tokens.iter().any(|t| t == token))
+        self.tokens.read().contains(token)
     }
 
     /// The global lifecycle settings.
@@ -356,22 +457,22 @@ impl Store {
         Ok(next)
     }
 
-    /// The lifecycle new backups of `cell` get.
+    /// The lifecycle new backups of a database get.
     fn effective_lifecycle(&self, meta: &DatabaseMeta) -> Lifecycle {
         self.lifecycle.read().patched(&meta.lifecycle)
     }
 
     /// A database's own lifecycle override and the settings in effect.
     pub fn database_lifecycle(&self, cell: &DbCell) -> (LifecyclePatch, Lifecycle) {
-        let meta = cell.state.read().meta.clone();
-        let eff = self.effective_lifecycle(&meta);
-        (meta.lifecycle, eff)
+        let own = cell.read().meta.lifecycle.clone();
+        let eff = self.lifecycle.read().patched(&own);
+        (own, eff)
     }
 
     /// Merges `patch` into the database's own lifecycle override.
     pub fn set_database_lifecycle(&self, cell: &DbCell, patch: &LifecyclePatch) -> Result<Lifecycle, StoreError> {
-        let mut s = cell.state.write();
-        let merged = merge_patch(&s.meta.lifecycle, patch);
+        let mut s = cell.write();
+        let merged = s.meta.lifecycle.merged(patch);
         let eff = self.lifecycle.read().patched(&merged);
         eff.validate().map_err(invalid)?;
         s.meta.lifecycle = merged;
@@ -383,29 +484,61 @@ impl Store {
         *self.retention.read()
     }
 
-    /// Sets the retention cap (applied at the next backup creation).
+    /// Sets the retention cap and applies it to every database now.
     pub fn set_retention(&self, cap: Option<usize>) {
         *self.retention.write() = cap;
+        let now = self.clock.now();
+        for cell in self.all() {
+            let removed = cell.write().apply_retention(cap, now);
+            self.reindex(&cell, Vec::new(), removed);
+        }
+    }
+
+    /// Re-seeds the generators: every database's from `seed` (`db` = `None`),
+    /// or one database's own.
+    pub fn reseed(&self, db: Option<&DbCell>, seed: u64) {
+        match db {
+            Some(cell) => {
+                let mut s = cell.write();
+                s.meta.seed = Some(seed);
+                s.reseed(seed);
+            }
+            None => {
+                *self.seed.write() = seed;
+                for cell in self.all() {
+                    let mut s = cell.write();
+                    s.meta.seed = None;
+                    s.reseed(seed);
+                }
+            }
+        }
     }
 
     /// Creates any periodic backup whose hour the clock has passed.
-    pub fn catch_up(&self, cell: &DbCell) {
+    pub fn catch_up(&self, cell: &Arc<DbCell>) {
         let now = self.clock.now();
-        if !cell.state.read().next_periodic.is_some_and(|t| t <= now) {
+        if !cell.read().next_periodic.is_some_and(|t| t <= now) {
             return;
         }
         let (added, removed) = {
-            let mut s = cell.state.write();
+            let mut s = cell.write();
             let life = self.effective_lifecycle(&s.meta);
+            let oldest = now.saturating_sub(PERIODIC_BACKLOG_DAYS * 86_400_000);
+            if s.next_periodic.is_some_and(|t| t < oldest) {
+                tracing::warn!(
+                    "{}: the clock jumped more than {PERIODIC_BACKLOG_DAYS} days; periodic backups start {PERIODIC_BACKLOG_DAYS} days back",
+                    s.meta.addon_id
+                );
+                s.schedule_after(oldest);
+            }
             let mut added = Vec::new();
             while let Some(t) = s.next_periodic.filter(|t| *t <= now) {
                 let record = s.new_backup(t, Method::Periodic, &life);
                 added.push(record.id.clone());
                 s.insert(record);
-                s.schedule_from(t);
+                s.schedule_after(t);
             }
-            s.periodic_cursor = now;
-            let removed = self.apply_retention(&mut s, now);
+            let removed = s.apply_retention(self.retention(), now);
             (added, removed)
         };
         self.reindex(cell, added, removed);
@@ -419,49 +552,56 @@ impl Store {
     }
 
     /// The backups of a database, newest first, as seen now.
-    pub fn list(&self, cell: &DbCell) -> Vec<Backup> {
+    pub fn list(&self, cell: &Arc<DbCell>) -> Vec<Backup> {
         self.catch_up(cell);
         let now = self.clock.now();
-        let s = cell.state.read();
+        let s = cell.read();
         s.backups.iter().rev().map(|b| b.view(&s.meta, now)).collect()
     }
 
-    /// Calls `f` with each backup of a database, newest first, as seen now
-    /// (no allocation of views: used by the hot list route).
-    pub fn with_backups<R>(&self, cell: &DbCell, f: impl FnOnce(&DatabaseMeta, &[BackupRecord], i64) -> R) -> R {
+    /// The list route's body, `{"database_backups":[…]}`, from the cache
+    /// while nothing it shows can have changed.
+    pub fn list_json(&self, cell: &Arc<DbCell>) -> Bytes {
         self.catch_up(cell);
         let now = self.clock.now();
-        let s = cell.state.read();
-        f(&s.meta, &s.backups, now)
+        let s = cell.read();
+        let mut cache = s.list_cache.lock();
+        if let Some(body) = cache.as_ref().and_then(|c| c.get(now)) {
+            return body;
+        }
+        let fresh = render::list(&s, now);
+        let body = fresh.body();
+        *cache = Some(fresh);
+        body
     }
 
     /// One backup of a database, as seen now.
-    pub fn show(&self, cell: &DbCell, backup_id: &str) -> Option<Backup> {
+    pub fn show(&self, cell: &Arc<DbCell>, backup_id: &str) -> Option<Backup> {
         self.catch_up(cell);
         let now = self.clock.now();
-        let s = cell.state.read();
+        let s = cell.read();
         s.find(backup_id).map(|b| b.view(&s.meta, now))
     }
 
     /// A copy of a backup's record and its database's metadata.
-    pub fn record(&self, cell: &DbCell, backup_id: &str) -> Option<(DatabaseMeta, BackupRecord)> {
+    pub fn record(&self, cell: &Arc<DbCell>, backup_id: &str) -> Option<(DatabaseMeta, BackupRecord)> {
         self.catch_up(cell);
-        let s = cell.state.read();
+        let s = cell.read();
         s.find(backup_id).map(|b| (s.meta.clone(), b.clone()))
     }
 
     /// Creates a manual backup now.
-    pub fn create(&self, cell: &DbCell) -> Backup {
+    pub fn create(&self, cell: &Arc<DbCell>) -> Backup {
         self.catch_up(cell);
         let now = self.clock.now();
         let (view, id, removed) = {
-            let mut s = cell.state.write();
+            let mut s = cell.write();
             let life = self.effective_lifecycle(&s.meta);
             let record = s.new_backup(now, Method::Manual, &life);
             let view = record.view(&s.meta, now);
             let id = record.id.clone();
             s.insert(record);
-            let removed = self.apply_retention(&mut s, now);
+            let removed = s.apply_retention(self.retention(), now);
             (view, id, removed)
         };
         self.reindex(cell, vec![id], removed);
@@ -469,17 +609,22 @@ impl Store {
     }
 
     /// Changes the periodic-backup settings from now on.
-    pub fn configure_periodic(&self, cell: &DbCell, enabled: Option<bool>, hours: Option<Vec<u8>>) -> DatabaseInfo {
+    pub fn configure_periodic(
+        &self,
+        cell: &Arc<DbCell>,
+        enabled: Option<bool>,
+        hours: Option<Vec<u8>>,
+    ) -> DatabaseInfo {
         self.catch_up(cell);
         let now = self.clock.now();
-        let mut s = cell.state.write();
+        let mut s = cell.write();
         if let Some(e) = enabled {
             s.meta.periodic_enabled = e;
         }
         if let Some(h) = hours {
             s.meta.periodic_hours = h;
         }
-        s.schedule_from(now);
+        s.schedule_after(now);
         s.meta.info()
     }
 
@@ -488,83 +633,60 @@ impl Store {
         let cell = self.database_of_backup(backup_id).ok_or(StoreError::NoBackup)?;
         self.catch_up(&cell);
         let now = self.clock.now();
-        let mut s = cell.state.write();
+        let mut s = cell.write();
         let life = self.effective_lifecycle(&s.meta);
-        let drawn_size = s.rng.random_range(life.size_min..=life.size_max.max(life.size_min));
+        let record = s.find(backup_id).ok_or(StoreError::NoBackup)?;
+        let (status, started_at, size) = record.derive(now);
+        let started_at = started_at
+            .cloned()
+            .unwrap_or_else(|| record.created_at.with_same_offset(now));
+        let known_size = match (&record.archive_file, &record.progress, status) {
+            (Some(file), _, _) => Some(file.len),
+            (None, _, Status::Done) => size,
+            (None, Progress::Timed { final_size, .. }, _) => Some(*final_size),
+            _ => None,
+        };
+        let size = match outcome {
+            Outcome::Error => 0,
+            // A size is drawn only when the backup never had one.
+            Outcome::Done => known_size.unwrap_or_else(|| s.draw_size(&life)),
+        };
         let meta = s.meta.clone();
         let record = s.find_mut(backup_id).ok_or(StoreError::NoBackup)?;
-        let (status, started_at, size) = record.derive(now);
-        let final_size = match (&record.progress, status) {
-            (_, Status::Done) => size.unwrap_or(drawn_size),
-            (Progress::Timed { final_size, .. }, _) => *final_size,
-            _ => drawn_size,
-        };
-        let started_at = started_at.or_else(|| Some(record.created_at.with_same_offset(now)));
         record.progress = Progress::Fixed {
             status: match outcome {
                 Outcome::Done => Status::Done,
                 Outcome::Error => Status::Error,
             },
-            started_at,
-            size: Some(match outcome {
-                Outcome::Done => final_size,
-                Outcome::Error => 0,
-            }),
+            started_at: Some(started_at),
+            size: Some(size),
         };
+        record.json = OnceLock::new();
         Ok(record.view(&meta, now))
     }
 
-    /// Drops the oldest finished backups past the retention cap; returns their ids.
-    fn apply_retention(&self, s: &mut DbState, now: i64) -> Vec<String> {
-        let Some(cap) = *self.retention.read() else {
-            return Vec::new();
-        };
-        let mut removed = Vec::new();
-        while s.backups.len() > cap {
-            let Some(i) = s.backups.iter().position(|b| b.derive(now).0.is_finished()) else {
-                break;
-            };
-            removed.push(s.backups.remove(i).id);
-        }
-        removed
-    }
-
-    fn reindex(&self, cell: &DbCell, added: Vec<String>, removed: Vec<String>) {
+    /// Brings the backup index in line after backups were added or dropped
+    /// (a backup both added and dropped in one catch-up is in neither).
+    fn reindex(&self, cell: &Arc<DbCell>, mut added: Vec<String>, removed: Vec<String>) {
         if added.is_empty() && removed.is_empty() {
             return;
         }
-        let Some(arc) = self
-            .order
-            .read()
-            .iter()
-            .find(|c| std::ptr::eq(c.as_ref(), cell))
-            .cloned()
-        else {
-            return;
-        };
         let mut index = self.backups.write();
-        for id in removed {
-            index.remove(&id);
+        for id in &removed {
+            index.remove(id);
+        }
+        if !removed.is_empty() {
+            let gone: HashSet<&String> = removed.iter().collect();
+            added.retain(|id| !gone.contains(id));
         }
         for id in added {
-            index.insert(id, arc.clone());
+            index.insert(id, cell.clone());
         }
     }
 }
 
 fn invalid(errors: Vec<(&'static str, String)>) -> StoreError {
     StoreError::Invalid(errors.into_iter().map(|(f, m)| (f.to_string(), m)).collect())
-}
-
-fn merge_patch(base: &LifecyclePatch, over: &LifecyclePatch) -> LifecyclePatch {
-    LifecyclePatch {
-        scheduled_secs: over.scheduled_secs.or(base.scheduled_secs),
-        pending_secs: over.pending_secs.or(base.pending_secs),
-        running_secs: over.running_secs.or(base.running_secs),
-        failure_rate: over.failure_rate.or(base.failure_rate),
-        size_min: over.size_min.or(base.size_min),
-        size_max: over.size_max.or(base.size_max),
-    }
 }
 
 fn default_version(db_type: &str) -> &'static str {
@@ -582,11 +704,17 @@ fn default_version(db_type: &str) -> &'static str {
 
 fn record_from_fixture(b: &BackupFixture, meta: &DatabaseMeta, life: &Lifecycle) -> BackupRecord {
     let progress = match (&b.progress, b.status) {
-        (Some(p), _) => Progress::Timed {
-            phases: life.phases(),
-            outcome: p.outcome,
-            final_size: p.size.unwrap_or(life.size_min),
-        },
+        (Some(p), _) => {
+            let phases = life.phases();
+            Progress::Timed {
+                phases,
+                outcome: p.outcome,
+                final_size: p.size.unwrap_or(life.size_min),
+                started_at: b
+                    .created_at
+                    .with_same_offset(b.created_at.millis().saturating_add(phases.scheduled_ms as i64)),
+            }
+        }
         (None, status) => {
             let status = status.unwrap_or(Status::Done);
             Progress::Fixed {
@@ -599,17 +727,22 @@ fn record_from_fixture(b: &BackupFixture, meta: &DatabaseMeta, life: &Lifecycle)
             }
         }
     };
-    BackupRecord {
-        id: b.id.clone(),
-        name: b
-            .name
-            .clone()
-            .unwrap_or_else(|| backup_name(&b.created_at, &meta.resource_name)),
-        created_at: b.created_at.clone(),
-        method: b.method.unwrap_or(Method::Periodic),
+    let name = b
+        .name
+        .clone()
+        .unwrap_or_else(|| backup_name(&b.created_at, &meta.resource_name));
+    let mut record = BackupRecord::new(
+        b.id.clone(),
+        b.created_at.clone(),
+        name,
+        b.method.unwrap_or(Method::Periodic),
         progress,
-        archive_file: b.archive_file.clone(),
-    }
+    );
+    record.archive_file = b.archive_file.as_ref().map(|path| ArchiveFile {
+        path: path.clone(),
+        len: b.size.or(b.progress.as_ref().and_then(|p| p.size)).unwrap_or(0),
+    });
+    record
 }
 
 #[cfg(test)]

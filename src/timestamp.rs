@@ -13,30 +13,41 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant with the offset it is shown in, and its original text if any.
+///
+/// The text is made once, when the timestamp is: rendering one is a copy.
 #[derive(Clone, Debug)]
 pub struct Timestamp {
     millis: i64,
     offset_secs: i32,
-    text: Option<Arc<str>>,
+    text: Arc<str>,
 }
 
 impl Timestamp {
     /// The instant `millis` (since the Unix epoch) shown in UTC (`+00:00`).
     pub fn from_millis(millis: i64) -> Self {
+        Self::rendered(millis, 0)
+    }
+
+    fn rendered(millis: i64, offset_secs: i32) -> Self {
+        let offset = FixedOffset::east_opt(offset_secs).unwrap_or(chrono::Offset::fix(&Utc));
+        let utc = Utc
+            .timestamp_millis_opt(millis)
+            .single()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let text = utc
+            .with_timezone(&offset)
+            .format("%Y-%m-%dT%H:%M:%S%.3f%:z")
+            .to_string();
         Self {
             millis,
-            offset_secs: 0,
-            text: None,
+            offset_secs: offset.local_minus_utc(),
+            text: Arc::from(text),
         }
     }
 
     /// The instant `millis` shown with the same offset as `self`.
     pub fn with_same_offset(&self, millis: i64) -> Self {
-        Self {
-            millis,
-            offset_secs: self.offset_secs,
-            text: None,
-        }
+        Self::rendered(millis, self.offset_secs)
     }
 
     /// Parses RFC 3339 text, keeping it for rendering.
@@ -46,7 +57,7 @@ impl Timestamp {
         Ok(Self {
             millis: dt.timestamp_millis(),
             offset_secs: dt.offset().local_minus_utc(),
-            text: Some(Arc::from(text)),
+            text: Arc::from(text),
         })
     }
 
@@ -61,12 +72,6 @@ impl Timestamp {
             .single()
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
-
-    fn fixed(&self) -> DateTime<FixedOffset> {
-        let offset =
-            FixedOffset::east_opt(self.offset_secs).unwrap_or(FixedOffset::east_opt(0).expect("zero offset is valid"));
-        self.utc().with_timezone(&offset)
-    }
 }
 
 /// Renders `millis` the way the API does, in UTC.
@@ -76,10 +81,7 @@ pub fn format_millis(millis: i64) -> String {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.text {
-            Some(text) => f.write_str(text),
-            None => write!(f, "{}", self.fixed().format("%Y-%m-%dT%H:%M:%S%.3f%:z")),
-        }
+        f.write_str(&self.text)
     }
 }
 
@@ -93,10 +95,7 @@ impl Eq for Timestamp {}
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.text {
-            Some(text) => s.serialize_str(text),
-            None => s.collect_str(self),
-        }
+        s.serialize_str(&self.text)
     }
 }
 

@@ -904,13 +904,21 @@ async fn a_wrong_method_is_405_with_allow_and_a_json_body() {
     let fake = fake().await;
     let b = SEED_DONE;
     for (method, path, allow) in [
-        (Method::DELETE, format!("/api/databases/{DB}/backups"), "GET, POST"),
-        (Method::PUT, format!("/api/databases/{DB}/backups"), "GET, POST"),
-        (Method::PUT, format!("/api/databases/{DB}"), "GET, PATCH"),
-        (Method::DELETE, format!("/api/databases/{DB}"), "GET, PATCH"),
-        (Method::POST, format!("/api/backups/{b}"), "GET"),
-        (Method::DELETE, format!("/api/databases/{DB}/backups/{b}"), "GET"),
-        (Method::POST, format!("/api/databases/{DB}/backups/{b}/archive"), "GET"),
+        (
+            Method::DELETE,
+            format!("/api/databases/{DB}/backups"),
+            "GET, HEAD, POST",
+        ),
+        (Method::PUT, format!("/api/databases/{DB}/backups"), "GET, HEAD, POST"),
+        (Method::PUT, format!("/api/databases/{DB}"), "GET, HEAD, PATCH"),
+        (Method::DELETE, format!("/api/databases/{DB}"), "GET, HEAD, PATCH"),
+        (Method::POST, format!("/api/backups/{b}"), "GET, HEAD"),
+        (Method::DELETE, format!("/api/databases/{DB}/backups/{b}"), "GET, HEAD"),
+        (
+            Method::POST,
+            format!("/api/databases/{DB}/backups/{b}/archive"),
+            "GET, HEAD",
+        ),
         (
             Method::POST,
             format!("/api/databases/{DB}/backups/{b}/download"),
@@ -1399,4 +1407,24 @@ async fn one_connection_serves_several_requests_errors_included() {
         assert!(serde_json::from_slice::<Value>(&body).is_ok());
     }
     assert_eq!(statuses, [200, 404, 201, 405, 200]);
+}
+
+#[tokio::test]
+async fn head_works_wherever_get_does_and_sends_no_body() {
+    let fake = fake().await;
+    let auth = bearer(fake.token());
+    let list_url = url(&fake, &format!("/api/databases/{DB}/backups"));
+    let get = common::send(Method::GET, &list_url, &[("authorization", &auth)], None).await;
+    let head = common::send(Method::HEAD, &list_url, &[("authorization", &auth)], None).await;
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()));
+}
+
+#[tokio::test]
+async fn the_database_object_names_its_type_both_ways() {
+    let fake = fake().await;
+    let r = common::get(&url(&fake, &format!("/api/databases/{DB}")), fake.token()).await;
+    assert_eq!(r.json()["database"]["type"], "postgresql");
+    assert_eq!(r.json()["database"]["type_name"], "postgresql");
 }

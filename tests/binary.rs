@@ -197,3 +197,69 @@ fn the_healthcheck_subcommand_reports_a_running_fake() {
         .unwrap();
     assert!(!down.status.success());
 }
+
+#[tokio::test]
+async fn environment_variables_take_effect() {
+    let mut child = Command::new(BIN)
+        .env_clear()
+        .envs([
+            ("PORT", "0"),
+            ("DB_BEARER_TOKEN", "from-env"),
+            ("CLOCK", "manual"),
+            ("CLOCK_START", "2024-01-01T00:00:00Z"),
+            ("PUBLIC_URL", "https://public.example.test"),
+            ("LOG", "warn"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let r = Running {
+        url: line.trim().strip_prefix("listening ").unwrap().to_string(),
+        child,
+    };
+    let clock = common::send(hyper::Method::GET, &format!("{}/_fake/clock", r.url), &[], None)
+        .await
+        .json();
+    assert_eq!(clock["mode"], "manual");
+    assert_eq!(clock["now"], "2024-01-01T00:00:00.000+00:00");
+    let link = common::get(
+        &format!(
+            "{}/api/databases/my-db-123/backups/5b8b36104ffb090be1ac3ce1/archive",
+            r.url
+        ),
+        "from-env",
+    )
+    .await;
+    assert_eq!(link.status, 200, "DB_BEARER_TOKEN is accepted");
+    assert!(link.json()["download_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://public.example.test/api/"));
+}
+
+#[tokio::test]
+async fn a_seed_and_a_clock_start_make_runs_repeatable_to_the_id() {
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = start(&[
+            "--seed",
+            "7",
+            "--clock",
+            "manual",
+            "--clock-start",
+            "2024-01-01T00:00:00Z",
+            "--no-auth",
+        ]);
+        let b = common::post(&format!("{}/api/databases/my-db-123/backups", r.url), "", "{}")
+            .await
+            .json();
+        ids.push((b["database_backup"]["id"].clone(), b["database_backup"]["name"].clone()));
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0].1, "20240101000000_kibana-3938");
+}

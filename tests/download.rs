@@ -354,5 +354,17 @@ async fn a_fixture_archive_file_is_served_as_is() {
     assert!(r.body[..] == bytes[..]);
     let r = common::send(Method::GET, &url, &[("range", "bytes=100000-100099")], None).await;
     assert!(r.body[..] == bytes[100_000..100_100]);
+    // Failing then completing it by hand keeps the file's length as its size.
+    fake.fail_backup("eeeeeeeeeeeeeeeeeeeeeeee").unwrap();
+    let b = fake.complete_backup("eeeeeeeeeeeeeeeeeeeeeeee").unwrap();
+    assert_eq!(b.size, Some(300_000));
+    let r = common::send(
+        Method::GET,
+        &download_url(&fake, "real", "eeeeeeeeeeeeeeeeeeeeeeee").await,
+        &[],
+        None,
+    )
+    .await;
+    assert!(r.body[..] == bytes[..]);
     let _ = std::fs::remove_dir_all(&dir);
 }

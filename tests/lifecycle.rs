@@ -435,3 +435,124 @@ fn lifecycle_patches_through_the_handle_are_validated() {
     };
     assert_eq!(fake.set_lifecycle(&good).unwrap().pending_secs, 3.0);
 }
+
+#[tokio::test]
+async fn retention_is_set_over_http_and_trims_at_once() {
+    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0)).start().await;
+    let url = format!("{}/_fake/retention", fake.url());
+    let r = common::send(hyper::Method::GET, &url, &[], None).await;
+    assert_eq!(r.json(), serde_json::json!({"max_backups_per_database": null}));
+    for _ in 0..4 {
+        fake.create_backup("my-db-123").unwrap();
+    }
+    fake.advance(Duration::from_secs(1));
+    assert_eq!(fake.backups("my-db-123").unwrap().len(), 7);
+    let r = common::put(&url, r#"{"max_backups_per_database": 2}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let left = fake.backups("my-db-123").unwrap();
+    assert_eq!(left.len(), 2, "trimmed without waiting for the next backup");
+    // The newest manual backup stays, and so does the seed's `pending` one:
+    // a backup in progress is never dropped; the finished ones, oldest first, are.
+    assert_eq!(left[0].method, scalingo_db_fake::Method::Manual);
+    assert_eq!(left[1].id, "5bde44904ffb096c714be89c");
+    assert_eq!(
+        fake.backups("ad-7c1e5d0a-3b9f-4e2a-8d6c-51f0a2b4c9e3").unwrap().len(),
+        2,
+        "every database is capped"
+    );
+    for bad in [
+        r#"{"max_backups_per_database": 0}"#,
+        r#"{"max_backups_per_database": "2"}"#,
+        r#"{}"#,
+    ] {
+        assert_eq!(common::put(&url, bad).await.status, 422, "{bad}");
+    }
+    let r = common::put(&url, r#"{"max_backups_per_database": null}"#).await;
+    assert_eq!(r.json()["max_backups_per_database"], Value::Null);
+}
+
+#[test]
+fn a_huge_clock_jump_creates_a_bounded_backlog_of_periodic_backups() {
+    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0))
+        .fixtures_json(PERIODIC_DB)
+        .start_blocking();
+    fake.advance(Duration::from_secs(30 * 365 * 86_400));
+    let list = fake.backups("nightly").unwrap();
+    // Two a day, for the last 400 days only.
+    assert!((799..=801).contains(&list.len()), "{} backups", list.len());
+    let newest = &list[0].created_at;
+    assert!(newest.to_string().ends_with("13:00:00.000+00:00"), "{newest}");
+}
+
+#[test]
+fn retention_with_a_long_catch_up_keeps_the_newest_and_forgets_the_rest() {
+    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0))
+        .fixtures_json(PERIODIC_DB)
+        .retention(5)
+        .start_blocking();
+    fake.advance(Duration::from_secs(100 * 86_400));
+    let list = fake.backups("nightly").unwrap();
+    assert_eq!(list.len(), 5);
+    assert_eq!(list[0].name, "20240409130000_nightly-42");
+    assert_eq!(list[4].name, "20240407130000_nightly-42");
+}
+
+#[tokio::test]
+async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
+    let fresh = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(99).start().await;
+    let expected: Vec<String> = (0..5).map(|_| fresh.create_backup("my-db-123").unwrap().id).collect();
+
+    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(1).start().await;
+    fake.create_backup("my-db-123").unwrap();
+    let r = common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": 99}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(fake.seed(), 99);
+    let got: Vec<String> = (0..5).map(|_| fake.create_backup("my-db-123").unwrap().id).collect();
+    assert_eq!(got, expected);
+
+    // One database's own seed leaves the others alone.
+    let r = common::put(
+        &format!("{}/_fake/seed", fake.url()),
+        r#"{"seed": 5, "database": "my-db-123"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let a = fake.create_backup("my-db-123").unwrap().id;
+    fake.reseed_database("my-db-123", 5).unwrap();
+    assert_eq!(fake.create_backup("my-db-123").unwrap().id[8..], a[8..]);
+    let r = common::put(
+        &format!("{}/_fake/seed", fake.url()),
+        r#"{"seed": 5, "database": "nope"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": -1}"#)
+            .await
+            .status,
+        422
+    );
+}
+
+#[tokio::test]
+async fn the_list_shows_each_status_change_the_moment_it_happens() {
+    let fake = manual(lifecycle(10.0, 0.0, 10.0, 0.0)).start().await;
+    let b = fake.create_backup("my-db-123").unwrap();
+    let list_url = format!("{}/api/databases/my-db-123/backups", fake.url());
+    let first = || async { common::get(&list_url, fake.token()).await.json()["database_backups"][0].clone() };
+    assert_eq!(first().await["status"], "scheduled");
+    fake.advance(Duration::from_millis(9_999));
+    assert_eq!(first().await["status"], "scheduled");
+    fake.advance(Duration::from_millis(1));
+    assert_eq!(first().await["status"], "running");
+    fake.fail_backup(&b.id).unwrap();
+    assert_eq!(first().await["status"], "error", "a forced outcome shows at once");
+    fake.create_backup("my-db-123").unwrap();
+    assert_eq!(
+        common::get(&list_url, fake.token()).await.json()["database_backups"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+}

@@ -7,15 +7,12 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
 use hyper::{Method, StatusCode};
-use serde::Serialize;
 use serde_json::Value;
 
 use super::response::{self, Reply};
 use super::router::Route;
 use super::{authorize, read_json, App};
-use crate::model::{Method as BackupMethod, Status};
-use crate::store::{BackupRecord, DatabaseMeta, DbCell};
-use crate::timestamp::Timestamp;
+use crate::store::DbCell;
 
 /// Answers a database-API request (`route` is not a control route).
 pub(crate) async fn handle(app: &App, route: Route<'_>, parts: &Parts, body: Incoming) -> Reply {
@@ -65,7 +62,7 @@ async fn run(app: &App, route: Route<'_>, parts: &Parts, body: Incoming) -> Resu
         (Route::Archive { db, backup }, _) => super::download::archive_link(app, &cell, db, backup, parts),
         (Route::Database { .. }, &Method::GET) => {
             app.store.catch_up(&cell);
-            let info = cell.state.read().meta.info();
+            let info = cell.read().meta.info();
             response::wrapped(StatusCode::OK, "database", &info)
         }
         (Route::Database { .. }, _) => patch_database(app, &cell, read_json(app, parts, body).await?)?,
@@ -73,60 +70,19 @@ async fn run(app: &App, route: Route<'_>, parts: &Parts, body: Incoming) -> Resu
     })
 }
 
-/// A backup serialized straight from the store's record (no owned copy):
-/// the same JSON as [`crate::model::Backup`].
-#[derive(Serialize)]
-struct BackupRef<'a> {
-    id: &'a str,
-    created_at: &'a Timestamp,
-    started_at: Option<Timestamp>,
-    name: &'a str,
-    size: Option<u64>,
-    status: Status,
-    database_id: &'a str,
-    method: BackupMethod,
-    #[serde(rename = "type")]
-    db_type: &'a str,
-}
-
-fn backup_ref<'a>(meta: &'a DatabaseMeta, b: &'a BackupRecord, now: i64) -> BackupRef<'a> {
-    let (status, started_at, size) = b.derive(now);
-    BackupRef {
-        id: &b.id,
-        created_at: &b.created_at,
-        started_at,
-        name: &b.name,
-        size,
-        status,
-        database_id: &meta.database_id,
-        method: b.method,
-        db_type: &meta.db_type,
-    }
-}
-
-/// `{"database_backups": […]}`, newest first.
-pub(crate) fn list_body(meta: &DatabaseMeta, backups: &[BackupRecord], now: i64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + backups.len() * 260);
-    out.extend_from_slice(b"{\"database_backups\":[");
-    for (i, b) in backups.iter().rev().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing into a Vec cannot fail, and the fields are plain strings and numbers.
-        let _ = serde_json::to_writer(&mut out, &backup_ref(meta, b, now));
-    }
-    out.extend_from_slice(b"]}");
-    out
-}
-
 fn list(app: &App, cell: &Arc<DbCell>) -> Reply {
-    let body = app.store.with_backups(cell, list_body);
-    response::json_bytes(StatusCode::OK, body)
+    let body = app.store.list_json(cell);
+    let mut r = hyper::Response::new(super::body::Body::full(body));
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 /// `PATCH /api/databases/:db` with
 /// `{"database":{"periodic_backups_enabled":bool,"periodic_backups_scheduled_at":hour}}`.
-fn patch_database(app: &App, cell: &DbCell, body: Option<serde_json::Map<String, Value>>) -> Result<Reply, Reply> {
+fn patch_database(app: &App, cell: &Arc<DbCell>, body: Option<serde_json::Map<String, Value>>) -> Result<Reply, Reply> {
     let Some(Value::Object(params)) = body.and_then(|mut b| b.remove("database")) else {
         return Err(response::unprocessable([(
             "database",

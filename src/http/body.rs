@@ -121,26 +121,21 @@ impl hyper::body::Body for Body {
     }
 }
 
+/// A download the client ended early costs nothing more and logs one line.
+fn log_cut_short(label: &str, remaining: u64) {
+    if remaining > 0 {
+        tracing::info!("download of {label} ended by the client with {remaining} bytes unsent");
+    }
+}
+
 impl Drop for ArchiveStream {
     fn drop(&mut self) {
-        if self.remaining > 0 {
-            tracing::info!(
-                "download of {} ended by the client with {} bytes unsent",
-                self.label,
-                self.remaining
-            );
-        }
+        log_cut_short(&self.label, self.remaining);
     }
 }
 
 impl Drop for FileStream {
     fn drop(&mut self) {
-        if self.remaining > 0 {
-            tracing::info!(
-                "download of {} ended by the client with {} bytes unsent",
-                self.label,
-                self.remaining
-            );
-        }
+        log_cut_short(&self.label, self.remaining);
     }
 }

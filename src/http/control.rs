@@ -11,6 +11,7 @@
 //! | `GET`/`PUT /_fake/lifecycle` | global lifecycle settings |
 //! | `GET`/`PUT /_fake/databases/:db/lifecycle` | one database's override |
 //! | `GET`/`PUT /_fake/retention` | `{"max_backups_per_database": N \| null}` |
+//! | `GET`/`PUT /_fake/seed` | `{"seed": N}` re-seeds every database; with `"database": id`, that one |
 
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
@@ -64,6 +65,11 @@ pub(crate) async fn handle(app: &App, route: Route<'_>, parts: &Parts, body: Inc
                 response::json(StatusCode::OK, &json!({ "override": own, "effective": effective }))
             })
         }
+        (Route::Seed, &Method::GET) => Ok(response::json(StatusCode::OK, &json!({ "seed": app.store.seed() }))),
+        (Route::Seed, _) => match read_json(app, parts, body).await {
+            Ok(b) => reseed(app, b.unwrap_or_default()),
+            Err(r) => Err(r),
+        },
         (Route::Retention, &Method::GET) => Ok(retention(app)),
         (Route::Retention, _) => match read_json(app, parts, body).await {
             Ok(b) => set_retention(app, b.unwrap_or_default()),
@@ -152,6 +158,34 @@ fn set_retention(app: &App, body: Map<String, Value>) -> Result<Reply, Reply> {
         }
     }
     Ok(retention(app))
+}
+
+fn reseed(app: &App, body: Map<String, Value>) -> Result<Reply, Reply> {
+    let Some(seed) = body.get("seed").and_then(Value::as_u64) else {
+        return Err(response::unprocessable([(
+            "seed",
+            "is required: a whole number from 0 to 2^64-1".to_string(),
+        )]));
+    };
+    match body.get("database") {
+        None | Some(Value::Null) => app.store.reseed(None, seed),
+        Some(Value::String(db)) => {
+            let Some(cell) = app.store.database(db) else {
+                return Err(response::not_found("database"));
+            };
+            app.store.reseed(Some(&cell), seed);
+        }
+        Some(other) => {
+            return Err(response::unprocessable([(
+                "database",
+                format!("must be a database id, got {other}"),
+            )]))
+        }
+    }
+    Ok(response::json(
+        StatusCode::OK,
+        &json!({ "seed": seed, "database": body.get("database") }),
+    ))
 }
 
 fn store_error(e: StoreError) -> Reply {

@@ -23,22 +23,20 @@ use crate::model::Status;
 use crate::store::DbCell;
 
 /// 200 `{"download_url": …}` for a done backup, 400 otherwise.
-pub(crate) fn archive_link(app: &App, cell: &DbCell, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
+pub(crate) fn archive_link(
+    app: &App,
+    cell: &std::sync::Arc<DbCell>,
+    db_in_path: &str,
+    backup: &str,
+    parts: &Parts,
+) -> Reply {
     let Some((meta, record)) = app.store.record(cell, backup) else {
         return response::not_found("backup");
     };
     let now = app.store.clock.now();
     let (status, _, _) = record.derive(now);
     if status != Status::Done {
-        return response::error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "backup {} is {}: only a done backup can be downloaded",
-                record.id,
-                status.as_str()
-            ),
-            Some("backup_not_done"),
-        );
+        return not_done(&record.id, status);
     }
     let expires = now.div_euclid(1000).saturating_add(app.download_ttl_secs);
     let token = app.signer.sign(&meta.addon_id, &record.id, expires);
@@ -49,6 +47,18 @@ pub(crate) fn archive_link(app: &App, cell: &DbCell, db_in_path: &str, backup: &
         record.id
     );
     response::json(StatusCode::OK, &json!({ "download_url": url }))
+}
+
+/// 400 for a backup that has no archive (yet).
+fn not_done(id: &str, status: Status) -> Reply {
+    response::error(
+        StatusCode::BAD_REQUEST,
+        &format!(
+            "backup {id} is {}: only a done backup can be downloaded",
+            status.as_str()
+        ),
+        Some("backup_not_done"),
+    )
 }
 
 /// `scheme://host` as the client sees this server.
@@ -114,15 +124,7 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
     }
     let (status, _, size) = record.derive(now);
     let (Status::Done, Some(size)) = (status, size) else {
-        return response::error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "backup {} is {}: only a done backup can be downloaded",
-                record.id,
-                status.as_str()
-            ),
-            Some("backup_not_done"),
-        );
+        return not_done(&record.id, status);
     };
     let etag = format!("\"{}-{size:x}\"", record.id);
     let header = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
@@ -165,7 +167,7 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
     let body = if parts.method == Method::HEAD {
         Body::empty()
     } else if let Some(path) = &record.archive_file {
-        match open_at(path, span.start).await {
+        match open_at(&path.path, span.start).await {
             Ok(file) => Body::File(FileStream {
                 file,
                 remaining: len,

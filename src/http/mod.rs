@@ -48,6 +48,9 @@ pub(crate) struct App {
 
 /// Answers one request.
 pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Reply {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return dispatch(&app, req).await.0;
+    }
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
@@ -65,18 +68,16 @@ pub(crate) async fn handle(app: Arc<App>, req: Request<Incoming>) -> Reply {
 
 async fn dispatch(app: &App, req: Request<Incoming>) -> (Reply, &'static str) {
     let (mut parts, body) = req.into_parts();
-    let path = parts.uri.path().to_owned();
-    let Some(route) = router::route(&path) else {
+    let Some(route) = router::route(parts.uri.path()) else {
         return (response::not_found("route"), "unknown");
     };
     let op = route.name();
-    if parts.method == Method::HEAD && !route.accepts(&Method::HEAD) && route.accepts(&Method::GET) {
-        // HEAD wherever GET works (RFC 9110 §9.3.2): the GET handler answers
-        // and hyper sends the head alone.
-        parts.method = Method::GET;
-    }
     if !route.accepts(&parts.method) {
         return (response::method_not_allowed(route.allow()), op);
+    }
+    if parts.method == Method::HEAD && !matches!(route, router::Route::Download { .. }) {
+        // The GET handler answers and hyper sends the head alone.
+        parts.method = Method::GET;
     }
     let reply = if route.is_control() {
         control::handle(app, route, &parts, body).await
@@ -117,7 +118,7 @@ pub(crate) fn authorize(app: &App, parts: &Parts, cell: Option<&DbCell>) -> Resu
         return Ok(());
     }
     if let Some(cell) = cell {
-        if cell.state.read().meta.tokens.iter().any(|t| t == token) {
+        if cell.read().meta.tokens.iter().any(|t| t == token) {
             return Ok(());
         }
     }

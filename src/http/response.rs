@@ -53,23 +53,32 @@ pub fn wrapped<T: Serialize + ?Sized>(status: StatusCode, key: &str, value: &T) 
     json_bytes(status, out)
 }
 
-/// `{"error": message, "code": code}` (code left out when `None`).
+/// `{"error": message, "code": code}` (code left out when `None`), keys in
+/// that order.
 pub fn error(status: StatusCode, message: &str, code: Option<&str>) -> Reply {
-    let body = match code {
-        Some(code) => json!({ "error": message, "code": code }),
-        None => json!({ "error": message }),
-    };
-    json_bytes(status, body.to_string().into_bytes())
+    #[derive(Serialize)]
+    struct ErrorBody<'a> {
+        error: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'a str>,
+    }
+    let body = serde_json::to_vec(&ErrorBody { error: message, code }).unwrap_or_default();
+    json_bytes(status, body)
 }
 
-/// 404 `{"resource": resource, "error": "not found"}`.
+/// 404 `{"resource": resource, "error": "not found"}`, keys in that order.
 pub fn not_found(resource: &str) -> Reply {
-    json_bytes(
-        StatusCode::NOT_FOUND,
-        json!({ "resource": resource, "error": "not found" })
-            .to_string()
-            .into_bytes(),
-    )
+    #[derive(Serialize)]
+    struct NotFound<'a> {
+        resource: &'a str,
+        error: &'a str,
+    }
+    let body = serde_json::to_vec(&NotFound {
+        resource,
+        error: "not found",
+    })
+    .unwrap_or_default();
+    json_bytes(StatusCode::NOT_FOUND, body)
 }
 
 /// 405 with the `Allow` header.

@@ -27,6 +27,8 @@ pub enum Route<'a> {
     Lifecycle,
     /// `/_fake/retention`.
     Retention,
+    /// `/_fake/seed`.
+    Seed,
     /// `/_fake/databases/:db/lifecycle`.
     DatabaseLifecycle { db: &'a str },
     /// `/_fake/backups/:backup/complete`.
@@ -49,6 +51,7 @@ impl Route<'_> {
             Route::Clock => "clock",
             Route::Lifecycle => "lifecycle",
             Route::Retention => "retention",
+            Route::Seed => "seed",
             Route::DatabaseLifecycle { .. } => "database_lifecycle",
             Route::Complete { .. } => "complete",
             Route::Fail { .. } => "fail",
@@ -63,28 +66,47 @@ impl Route<'_> {
                 | Route::Clock
                 | Route::Lifecycle
                 | Route::Retention
+                | Route::Seed
                 | Route::DatabaseLifecycle { .. }
                 | Route::Complete { .. }
                 | Route::Fail { .. }
         )
     }
 
-    /// The methods the route accepts, as an `Allow` header value.
+    /// The methods the route accepts, as an `Allow` header value (HEAD is
+    /// accepted wherever GET is, RFC 9110 §9.3.2).
     pub fn allow(&self) -> &'static str {
         match self {
-            Route::Backups { .. } => "GET, POST",
-            Route::Download { .. } => "GET, HEAD",
-            Route::Database { .. } => "GET, PATCH",
-            Route::Clock => "GET, POST",
-            Route::Lifecycle | Route::Retention | Route::DatabaseLifecycle { .. } => "GET, PUT",
+            Route::Backups { .. } | Route::Clock => "GET, HEAD, POST",
+            Route::Download { .. }
+            | Route::Backup { .. }
+            | Route::BackupById { .. }
+            | Route::Archive { .. }
+            | Route::Health => "GET, HEAD",
+            Route::Database { .. } => "GET, HEAD, PATCH",
+            Route::Lifecycle | Route::Retention | Route::Seed | Route::DatabaseLifecycle { .. } => "GET, HEAD, PUT",
             Route::Complete { .. } | Route::Fail { .. } => "POST",
-            Route::Backup { .. } | Route::BackupById { .. } | Route::Archive { .. } | Route::Health => "GET",
         }
     }
 
     /// Whether `method` is one the route accepts.
     pub fn accepts(&self, method: &Method) -> bool {
-        self.allow().split(", ").any(|m| m == method.as_str())
+        let (get, post, put, patch) = match self {
+            Route::Backups { .. } | Route::Clock => (true, true, false, false),
+            Route::Database { .. } => (true, false, false, true),
+            Route::Lifecycle | Route::Retention | Route::Seed | Route::DatabaseLifecycle { .. } => {
+                (true, false, true, false)
+            }
+            Route::Complete { .. } | Route::Fail { .. } => (false, true, false, false),
+            _ => (true, false, false, false),
+        };
+        match *method {
+            Method::GET | Method::HEAD => get,
+            Method::POST => post,
+            Method::PUT => put,
+            Method::PATCH => patch,
+            _ => false,
+        }
     }
 }
 
@@ -116,6 +138,7 @@ pub fn route(path: &str) -> Option<Route<'_>> {
         [Some("_fake"), Some("clock"), None, ..] => Route::Clock,
         [Some("_fake"), Some("lifecycle"), None, ..] => Route::Lifecycle,
         [Some("_fake"), Some("retention"), None, ..] => Route::Retention,
+        [Some("_fake"), Some("seed"), None, ..] => Route::Seed,
         [Some("_fake"), Some("databases"), Some(db), Some("lifecycle"), None, ..] => Route::DatabaseLifecycle { db },
         [Some("_fake"), Some("backups"), Some(backup), Some("complete"), None, ..] => Route::Complete { backup },
         [Some("_fake"), Some("backups"), Some(backup), Some("fail"), None, ..] => Route::Fail { backup },
@@ -165,6 +188,27 @@ mod tests {
         let r = route("/api/databases/d/backups").unwrap();
         assert!(r.accepts(&Method::POST));
         assert!(!r.accepts(&Method::DELETE));
-        assert_eq!(r.allow(), "GET, POST");
+        assert_eq!(r.allow(), "GET, HEAD, POST");
+        for route in [
+            r,
+            route("/api/databases/d").unwrap(),
+            route("/_fake/seed").unwrap(),
+            route("/_fake/backups/b/fail").unwrap(),
+        ] {
+            for m in [
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ] {
+                assert_eq!(
+                    route.accepts(&m),
+                    route.allow().split(", ").any(|a| a == m.as_str()),
+                    "{route:?} {m}"
+                );
+            }
+        }
     }
 }
