@@ -2,7 +2,7 @@
 //! measured in the same run (the report gives ratios; nothing here asserts a timing).
 //!
 //! 1. **List**: requests/s of `GET /api/databases/my-db-123/backups` (20 done backups)
-//!    on the fake vs a bare hyper 1.x server (like `shared/bench/anchors`' `limit-hyper`)
+//!    on the fake vs a bare hyper 1.x server (the "physical limit": the least work a hyper server can do per request)
 //!    serving the very same body bytes from one pre-built `Bytes`. The load generator is
 //!    written here: N keep-alive connections over raw `TcpStream`s, one request in flight
 //!    each, responses read by `Content-Length`. If `wrk` is on `PATH`, its figures too.
@@ -10,7 +10,7 @@
 //!    serializing the list takes through the public API.
 //! 2. **In-process start**: median time from `FakeServer::start().await` to the first
 //!    complete 200 of the list route over a raw `TcpStream` with `Connection: close`
-//!    (the protocol of `shared/bench/anchors/src/bin/startup-wiremock.rs`), and the same
+//!    (the protocol wiremock-rs's start is usually measured with), and the same
 //!    for `FakeServer::start_blocking()`, with `Prepared::new` and a request on a running
 //!    fake timed apart to show where the time goes.
 //! 3. **Big list**: 10 000 backups whose statuses are derived from a manual clock on
@@ -154,7 +154,7 @@ fn database_json(addon: &str, database_id: &str, extra: &str, backups: &[String]
     )
 }
 
-/// `my-db-123` with 20 done daily backups, like `shared/bench/fixture_body.json`.
+/// `my-db-123` with 20 done daily backups (a typical month of a daily schedule).
 fn list_fixture() -> String {
     let first = 1_543_021_200_857_i64; // 2018-11-24T02:00:00.857+01:00
     let backups: Vec<String> = (0..20_i64)
@@ -238,7 +238,7 @@ fn download_fixture(size: u64) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// The bare hyper baseline ("physical limit"), like shared/bench/anchors' limit-hyper
+// The bare hyper baseline ("physical limit")
 // ---------------------------------------------------------------------------------------
 
 /// A body of `remaining` bytes, produced as slices of one shared chunk (no copying).
@@ -954,7 +954,35 @@ fn bench_start(o: &Opts, server: &Runtime, rows: &mut Vec<Row>) {
         us(p),
         us(r)
     );
-    println!("(wiremock-rs, measured apart with shared/bench's startup-wiremock: ~290 µs)");
+    // The same on a current-thread runtime, the flavour `#[tokio::test]` gives.
+    let local = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime");
+    let mut current = local.block_on(async {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t0 = Instant::now();
+            let fake = FakeServer::start().await;
+            first_list(&fake).await;
+            v.push(t0.elapsed());
+            drop(fake);
+        }
+        v
+    });
+    let c = median(&mut current);
+    println!(
+        "FakeServer::start().await, current-thread runtime (#[tokio::test]) median {:>7.1} µs",
+        us(c)
+    );
+    println!("(wiremock-rs's start + mount + first 200, measured apart the same way: ~235-290 µs here)");
+    rows.push(row(
+        "start async, #[tokio::test] runtime",
+        format!("{:.1} µs", us(c)),
+        String::new(),
+        String::new(),
+        "<= 100 µs",
+    ));
     rows.push(row(
         "start async, median",
         format!("{:.1} µs", us(a)),
