@@ -6,9 +6,10 @@
 //! only moves when a test advances or sets it. Either can be moved forward by
 //! hand; neither ever moves backwards.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::RwLock;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 /// How the clock moves.
@@ -33,20 +34,22 @@ impl std::fmt::Display for ClockError {
 
 impl std::error::Error for ClockError {}
 
-#[derive(Debug)]
-struct State {
-    mode: ClockMode,
-    scale: f64,
-    /// Simulated milliseconds at `anchor`.
-    base_millis: i64,
-    /// Real instant the simulated time was last anchored to (system mode).
-    anchor: Instant,
-}
-
 /// The simulated clock, shared by the whole fake.
+///
+/// Reading it is one atomic load (plus the monotonic clock in system mode):
+/// simulated time is `offset + real time since origin × scale`, or `offset`
+/// alone when manual, so moving the clock only changes `offset`.
 #[derive(Debug)]
 pub struct Clock {
-    state: RwLock<State>,
+    mode: ClockMode,
+    scale: f64,
+    /// Real time zero of this clock.
+    origin: Instant,
+    /// See the type's doc; milliseconds.
+    offset: AtomicI64,
+    /// Serialises the writers, so that concurrent moves add up and the
+    /// backwards check sees the latest time.
+    writer: Mutex<()>,
 }
 
 /// The real wall clock, in milliseconds since the Unix epoch.
@@ -61,28 +64,33 @@ impl Clock {
     /// A clock that starts at `start_millis` and moves as `mode` says.
     pub fn new(mode: ClockMode, scale: f64, start_millis: i64) -> Self {
         Self {
-            state: RwLock::new(State {
-                mode,
-                scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 },
-                base_millis: start_millis,
-                anchor: Instant::now(),
-            }),
+            mode,
+            scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 },
+            origin: Instant::now(),
+            offset: AtomicI64::new(start_millis),
+            writer: Mutex::new(()),
         }
     }
 
     /// Now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        Self::read(&self.state.read())
+        let offset = self.offset.load(Ordering::Acquire);
+        match self.mode {
+            ClockMode::Manual => offset,
+            ClockMode::System => {
+                offset.saturating_add((self.origin.elapsed().as_secs_f64() * 1000.0 * self.scale) as i64)
+            }
+        }
     }
 
     /// The mode.
     pub fn mode(&self) -> ClockMode {
-        self.state.read().mode
+        self.mode
     }
 
     /// The time scale (1.0 for real time; meaningless in manual mode).
     pub fn scale(&self) -> f64 {
-        self.state.read().scale
+        self.scale
     }
 
     /// Moves the clock forward by `millis` (negative is refused), in one
@@ -93,17 +101,16 @@ impl Clock {
                 "the clock never moves backwards: advance by zero or more".into(),
             ));
         }
-        let mut s = self.state.write();
-        let now = Self::read(&s).saturating_add(millis);
-        s.base_millis = now;
-        s.anchor = Instant::now();
-        Ok(now)
+        let _writer = self.writer.lock();
+        let before = self.offset.load(Ordering::Acquire);
+        self.offset.store(before.saturating_add(millis), Ordering::Release);
+        Ok(self.now())
     }
 
     /// Sets the clock to `millis`, refusing to move backwards.
     pub fn set(&self, millis: i64) -> Result<i64, ClockError> {
-        let mut s = self.state.write();
-        let now = Self::read(&s);
+        let _writer = self.writer.lock();
+        let now = self.now();
         if millis < now {
             return Err(ClockError(format!(
                 "the clock never moves backwards: {} is before now ({})",
@@ -111,18 +118,10 @@ impl Clock {
                 crate::timestamp::format_millis(now)
             )));
         }
-        s.base_millis = millis;
-        s.anchor = Instant::now();
+        let offset = self.offset.load(Ordering::Acquire);
+        self.offset
+            .store(offset.saturating_add(millis - now), Ordering::Release);
         Ok(millis)
-    }
-
-    fn read(s: &State) -> i64 {
-        match s.mode {
-            ClockMode::Manual => s.base_millis,
-            ClockMode::System => s
-                .base_millis
-                .saturating_add((s.anchor.elapsed().as_secs_f64() * 1000.0 * s.scale) as i64),
-        }
     }
 }
 

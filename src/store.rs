@@ -562,9 +562,14 @@ impl Store {
     /// The list route's body, `{"database_backups":[…]}`, from the cache
     /// while nothing it shows can have changed.
     pub fn list_json(&self, cell: &Arc<DbCell>) -> Bytes {
-        self.catch_up(cell);
         let now = self.clock.now();
         let s = cell.read();
+        if s.next_periodic.is_some_and(|t| t <= now) {
+            // A periodic backup is due: create it first (rare; takes the write lock).
+            drop(s);
+            self.catch_up(cell);
+            return self.list_json(cell);
+        }
         let mut cache = s.list_cache.lock();
         if let Some(body) = cache.as_ref().and_then(|c| c.get(now)) {
             return body;
