@@ -324,8 +324,12 @@ fn check_database(db: &DatabaseFixture) -> Result<(), String> {
             db.database_id
         ));
     }
-    if db.resource_name.is_empty() || db.resource_name.len() > 64 || db.resource_name.contains(['/', '\0']) {
-        return Err("resource_name must be 1 to 64 bytes, without `/` (it names backups and archive entries)".into());
+    let printable = |s: &str| s.bytes().all(|c| c.is_ascii_graphic() && !b"/\\\"".contains(&c));
+    if db.resource_name.is_empty() || db.resource_name.len() > 64 || !printable(&db.resource_name) {
+        return Err(
+            "resource_name must be 1 to 64 printable ASCII characters, without spaces, `/`, `\\` or `\"` (it names backups and archive entries)"
+                .into(),
+        );
     }
     if let Some(h) = db.periodic_backups_scheduled_at.iter().find(|h| **h > 23) {
         return Err(format!("periodic_backups_scheduled_at: {h} is not an hour (0 to 23)"));

@@ -82,6 +82,8 @@ pub(crate) struct BackupRecord {
     pub archive_file: Option<ArchiveFile>,
     /// The backup's JSON, once it can no longer change (see [`crate::render`]).
     pub json: OnceLock<Box<[u8]>>,
+    /// The escaped text of its fixed fields, made at its first rendering.
+    pub parts: OnceLock<render::FixedParts>,
 }
 
 impl BackupRecord {
@@ -94,6 +96,7 @@ impl BackupRecord {
             progress,
             archive_file: None,
             json: OnceLock::new(),
+            parts: OnceLock::new(),
         }
     }
 
