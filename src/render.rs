@@ -15,7 +15,7 @@
 
 use bytes::Bytes;
 
-use crate::model::{Method, Status};
+use crate::model::Method;
 use crate::store::{BackupRecord, DatabaseMeta, DbState};
 
 /// A list body and the instant until which it is the truth.
@@ -117,8 +117,8 @@ fn backup(b: &BackupRecord, tails: &Tails, now: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(&parts.name);
     match size {
         Some(n) => {
-            let mut digits = itoa_buf(n);
-            out.extend_from_slice(digits.as_bytes_mut());
+            let digits = itoa_buf(n);
+            out.extend_from_slice(digits.as_bytes());
         }
         None => out.extend_from_slice(b"null"),
     }
@@ -137,7 +137,7 @@ struct Digits {
 }
 
 impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
+    fn as_bytes(&self) -> &[u8] {
         &self.buf[self.from..]
     }
 }
@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn digits_are_decimal() {
         for n in [0u64, 7, 10, 17_484_513_608, u64::MAX] {
-            assert_eq!(itoa_buf(n).as_bytes_mut(), n.to_string().as_bytes());
+            assert_eq!(itoa_buf(n).as_bytes(), n.to_string().as_bytes());
         }
     }
 }
