@@ -165,11 +165,6 @@ impl LifecyclePatch {
             size_max: over.size_max.or(self.size_max),
         }
     }
-
-    /// Whether the patch changes nothing.
-    pub fn is_empty(&self) -> bool {
-        *self == LifecyclePatch::default()
-    }
 }
 
 impl Lifecycle {
