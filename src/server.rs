@@ -30,8 +30,11 @@ use crate::model::{Backup, DatabaseInfo};
 use crate::store::{Store, StoreError};
 use crate::timestamp::Timestamp;
 
-/// How long in-flight requests get to finish once shutdown starts.
+/// How long in-flight requests get to finish once the binary is told to stop.
 const GRACE: Duration = Duration::from_secs(10);
+/// The same for an in-process server being dropped: a test should not wait
+/// long for a client that left a request half-sent.
+const IN_PROCESS_GRACE: Duration = Duration::from_secs(1);
 
 /// The embedded fixtures, parsed once per process.
 fn embedded() -> Result<&'static FixtureSet, Error> {
@@ -89,7 +92,7 @@ pub(crate) fn build_app(config: &Config, token: Option<String>) -> Result<Arc<Ap
 
 /// Serves `listener` until `stop` says so, then lets in-flight requests finish
 /// (up to a grace period).
-pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>, grace: Duration) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -126,8 +129,8 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch:
         }
     }
     drop(listener);
-    if tokio::time::timeout(GRACE, graceful.shutdown()).await.is_err() {
-        tracing::warn!("shutdown: some requests were still running after {GRACE:?}");
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown: some requests were still running after {grace:?}");
     }
 }
 
@@ -165,7 +168,7 @@ impl Prepared {
     /// requests finish (for up to ten seconds).
     pub async fn serve(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, rx) = watch::channel(false);
-        let server = serve(listener, self.app, rx);
+        let server = serve(listener, self.app, rx, GRACE);
         tokio::pin!(server);
         tokio::select! {
             () = &mut server => return,
@@ -309,7 +312,7 @@ impl FakeServerBuilder {
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let listener = TcpListener::from_std(listener).map_err(Error::Bind)?;
         let (stop, rx) = watch::channel(false);
-        tokio::spawn(serve(listener, app.clone(), rx));
+        tokio::spawn(serve(listener, app.clone(), rx, IN_PROCESS_GRACE));
         Ok(FakeServer {
             app,
             addr,
@@ -342,7 +345,7 @@ impl FakeServerBuilder {
             .spawn(move || {
                 runtime.block_on(async move {
                     match TcpListener::from_std(listener) {
-                        Ok(l) => serve(l, served, rx).await,
+                        Ok(l) => serve(l, served, rx, IN_PROCESS_GRACE).await,
                         Err(e) => tracing::error!("cannot serve: {e}"),
                     }
                 })
