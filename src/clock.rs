@@ -34,6 +34,10 @@ impl std::fmt::Display for ClockError {
 
 impl std::error::Error for ClockError {}
 
+/// The latest instant the clock reaches: 9999-12-31T23:59:59.999Z (RFC 3339
+/// has four-digit years).
+pub const MAX_MILLIS: i64 = 253_402_300_799_999;
+
 /// The simulated clock, shared by the whole fake.
 ///
 /// Reading it is one atomic load (plus the monotonic clock in system mode):
@@ -75,12 +79,13 @@ impl Clock {
     /// Now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> i64 {
         let offset = self.offset.load(Ordering::Acquire);
-        match self.mode {
+        let now = match self.mode {
             ClockMode::Manual => offset,
             ClockMode::System => {
                 offset.saturating_add((self.origin.elapsed().as_secs_f64() * 1000.0 * self.scale) as i64)
             }
-        }
+        };
+        now.min(MAX_MILLIS)
     }
 
     /// The mode.
@@ -103,7 +108,10 @@ impl Clock {
         }
         let _writer = self.writer.lock();
         let before = self.offset.load(Ordering::Acquire);
-        self.offset.store(before.saturating_add(millis), Ordering::Release);
+        // Past the year 9999 the clock stands still.
+        let room = MAX_MILLIS.saturating_sub(self.now());
+        self.offset
+            .store(before.saturating_add(millis.min(room)), Ordering::Release);
         Ok(self.now())
     }
 
@@ -111,6 +119,12 @@ impl Clock {
     pub fn set(&self, millis: i64) -> Result<i64, ClockError> {
         let _writer = self.writer.lock();
         let now = self.now();
+        if millis > MAX_MILLIS {
+            return Err(ClockError(format!(
+                "the clock stops at {}: timestamps have four-digit years",
+                crate::timestamp::format_millis(MAX_MILLIS)
+            )));
+        }
         if millis < now {
             return Err(ClockError(format!(
                 "the clock never moves backwards: {} is before now ({})",
@@ -119,8 +133,11 @@ impl Clock {
             )));
         }
         let offset = self.offset.load(Ordering::Acquire);
-        self.offset
-            .store(offset.saturating_add(millis - now), Ordering::Release);
+        let moved = i128::from(offset) + i128::from(millis) - i128::from(now);
+        self.offset.store(
+            moved.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            Ordering::Release,
+        );
         Ok(millis)
     }
 }
@@ -145,6 +162,17 @@ mod tests {
         assert!(c.set(999).is_err());
         assert!(c.advance(-1).is_err());
         assert_eq!(c.now(), 1_000);
+    }
+
+    #[test]
+    fn the_clock_stops_at_the_last_instant_of_year_9999() {
+        let c = Clock::new(ClockMode::Manual, 1.0, 0);
+        c.advance(i64::MAX).unwrap();
+        assert_eq!(c.now(), MAX_MILLIS);
+        assert!(c.set(MAX_MILLIS + 1).is_err());
+        let far = Clock::new(ClockMode::Manual, 1.0, i64::MIN);
+        far.set(0).unwrap();
+        assert_eq!(far.now(), 0);
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //!   never wait on each other and a write touches one database only;
 //! - index maps (database key → cell, backup id → cell, known tokens),
 //!   read-locked for a lookup and write-locked only when a database or backup
-//!   is added or removed. An index lock is never *waited for* while a
-//!   database's write lock is held: index updates happen after the database
-//!   lock is released.
+//!   is added or removed. The lock order is a database's lock, then an index
+//!   lock (so a new backup is indexed before anyone can list it); no code
+//!   takes a database's lock while it holds an index lock.
 //!
 //! Records keep what cannot be derived (creation instant, phases, outcome,
 //! final size); what a backup looks like is computed by [`crate::lifecycle`]
@@ -230,17 +230,27 @@ impl DbState {
     }
 
     fn reseed(&mut self, global_seed: u64) {
-        self.rng = match self.meta.seed {
-            Some(own) => DetRng::seed_from_u64(own),
-            None => ids::database_rng(global_seed, &self.meta.addon_id),
-        };
+        // Mixed with the addon id either way: two databases given the same
+        // seed still draw different ids.
+        self.rng = ids::database_rng(self.meta.seed.unwrap_or(global_seed), &self.meta.addon_id);
     }
 
     /// Draws id, outcome and final size of a new backup (always all three, in
     /// this order, so a seed gives the same sequence whatever the settings).
-    fn new_backup(&mut self, created: i64, method: Method, life: &Lifecycle) -> BackupRecord {
+    /// An id already `taken` (say, after re-seeding twice in one second) is
+    /// drawn again.
+    fn new_backup(
+        &mut self,
+        created: i64,
+        method: Method,
+        life: &Lifecycle,
+        taken: &HashMap<String, Arc<DbCell>>,
+    ) -> BackupRecord {
         let created_at = Timestamp::from_millis(created);
-        let id = ids::backup_id(&mut self.rng, created.div_euclid(1000));
+        let mut id = ids::backup_id(&mut self.rng, created.div_euclid(1000));
+        while taken.contains_key(&id) {
+            id = ids::backup_id(&mut self.rng, created.div_euclid(1000));
+        }
         let fails = self.rng.random::<f64>() < life.failure_rate;
         let final_size = self.draw_size(life);
         let phases = life.phases();
@@ -289,7 +299,12 @@ pub(crate) fn next_scheduled_hour(hours: &[u8], after: i64) -> Option<i64> {
     let mut best: Option<i64> = None;
     for day_offset in 0..=1 {
         for &h in hours.iter().filter(|h| **h < 24) {
-            let t = day + ChronoDuration::days(day_offset) + ChronoDuration::hours(i64::from(h));
+            let Some(t) = day
+                .checked_add_signed(ChronoDuration::days(day_offset))
+                .and_then(|d| d.checked_add_signed(ChronoDuration::hours(i64::from(h))))
+            else {
+                continue;
+            };
             let ms = t.timestamp_millis();
             if ms > after && best.map_or(true, |b| ms < b) {
                 best = Some(ms);
@@ -492,8 +507,12 @@ impl Store {
         *self.retention.write() = cap;
         let now = self.clock.now();
         for cell in self.all() {
-            let removed = cell.write().apply_retention(cap, now);
-            self.reindex(&cell, Vec::new(), removed);
+            let mut s = cell.write();
+            let removed = s.apply_retention(cap, now);
+            let mut index = self.backups.write();
+            for id in removed {
+                index.remove(&id);
+            }
         }
     }
 
@@ -509,9 +528,8 @@ impl Store {
             None => {
                 *self.seed.write() = seed;
                 for cell in self.all() {
-                    let mut s = cell.write();
-                    s.meta.seed = None;
-                    s.reseed(seed);
+                    // A database with a seed of its own keeps it, as at start.
+                    cell.write().reseed(seed);
                 }
             }
         }
@@ -523,28 +541,28 @@ impl Store {
         if !cell.read().next_periodic.is_some_and(|t| t <= now) {
             return;
         }
-        let (added, removed) = {
-            let mut s = cell.write();
-            let life = self.effective_lifecycle(&s.meta);
-            let oldest = now.saturating_sub(PERIODIC_BACKLOG_DAYS * 86_400_000);
-            if s.next_periodic.is_some_and(|t| t < oldest) {
-                tracing::warn!(
-                    "{}: the clock jumped more than {PERIODIC_BACKLOG_DAYS} days; periodic backups start {PERIODIC_BACKLOG_DAYS} days back",
-                    s.meta.addon_id
-                );
-                s.schedule_after(oldest);
-            }
-            let mut added = Vec::new();
-            while let Some(t) = s.next_periodic.filter(|t| *t <= now) {
-                let record = s.new_backup(t, Method::Periodic, &life);
-                added.push(record.id.clone());
-                s.insert(record);
-                s.schedule_after(t);
-            }
-            let removed = s.apply_retention(self.retention(), now);
-            (added, removed)
-        };
-        self.reindex(cell, added, removed);
+        let mut s = cell.write();
+        let life = self.effective_lifecycle(&s.meta);
+        let oldest = now.saturating_sub(PERIODIC_BACKLOG_DAYS * 86_400_000);
+        if s.next_periodic.is_some_and(|t| t < oldest) {
+            tracing::warn!(
+                "{}: the clock jumped more than {PERIODIC_BACKLOG_DAYS} days; periodic backups start {PERIODIC_BACKLOG_DAYS} days back",
+                s.meta.addon_id
+            );
+            s.schedule_after(oldest);
+        }
+        // The index is updated under the database's lock, so a backup is
+        // findable by id as soon as it is listed (lock order: database, then index).
+        let mut index = self.backups.write();
+        while let Some(t) = s.next_periodic.filter(|t| *t <= now) {
+            let record = s.new_backup(t, Method::Periodic, &life, &index);
+            index.insert(record.id.clone(), cell.clone());
+            s.insert(record);
+            s.schedule_after(t);
+        }
+        for id in s.apply_retention(self.retention(), now) {
+            index.remove(&id);
+        }
     }
 
     /// Catches up every database (after the clock moved by hand).
@@ -602,17 +620,16 @@ impl Store {
     pub fn create(&self, cell: &Arc<DbCell>) -> Backup {
         self.catch_up(cell);
         let now = self.clock.now();
-        let (view, id, removed) = {
-            let mut s = cell.write();
-            let life = self.effective_lifecycle(&s.meta);
-            let record = s.new_backup(now, Method::Manual, &life);
-            let view = record.view(&s.meta, now);
-            let id = record.id.clone();
-            s.insert(record);
-            let removed = s.apply_retention(self.retention(), now);
-            (view, id, removed)
-        };
-        self.reindex(cell, vec![id], removed);
+        let mut s = cell.write();
+        let life = self.effective_lifecycle(&s.meta);
+        let mut index = self.backups.write();
+        let record = s.new_backup(now, Method::Manual, &life, &index);
+        let view = record.view(&s.meta, now);
+        index.insert(record.id.clone(), cell.clone());
+        s.insert(record);
+        for id in s.apply_retention(self.retention(), now) {
+            index.remove(&id);
+        }
         view
     }
 
@@ -671,25 +688,6 @@ impl Store {
         };
         record.json = OnceLock::new();
         Ok(record.view(&meta, now))
-    }
-
-    /// Brings the backup index in line after backups were added or dropped
-    /// (a backup both added and dropped in one catch-up is in neither).
-    fn reindex(&self, cell: &Arc<DbCell>, mut added: Vec<String>, removed: Vec<String>) {
-        if added.is_empty() && removed.is_empty() {
-            return;
-        }
-        let mut index = self.backups.write();
-        for id in &removed {
-            index.remove(id);
-        }
-        if !removed.is_empty() {
-            let gone: HashSet<&String> = removed.iter().collect();
-            added.retain(|id| !gone.contains(id));
-        }
-        for id in added {
-            index.insert(id, cell.clone());
-        }
     }
 }
 

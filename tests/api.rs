@@ -1418,7 +1418,8 @@ fn dropping_a_blocking_fake_does_not_wait_long_for_a_half_sent_request() {
     use std::io::Write;
     let fake = FakeServer::start_blocking();
     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
-    s.write_all(b"GET /api/databases/my-db-123/backups HTTP/1.1\r\nHost: x\r\n").unwrap();
+    s.write_all(b"GET /api/databases/my-db-123/backups HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
     let t0 = std::time::Instant::now();
     drop(fake);

@@ -518,8 +518,24 @@ async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
     .await;
     assert_eq!(r.status, 200);
     let a = fake.create_backup("my-db-123").unwrap().id;
+    let other = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(123).start().await;
+    other.reseed_database("my-db-123", 5).unwrap();
+    assert_eq!(
+        other.create_backup("my-db-123").unwrap().id,
+        a,
+        "a database's own seed replays its ids"
+    );
+    // Re-seeding twice in one second never hands out an id twice.
     fake.reseed_database("my-db-123", 5).unwrap();
-    assert_eq!(fake.create_backup("my-db-123").unwrap().id[8..], a[8..]);
+    let again = fake.create_backup("my-db-123").unwrap().id;
+    assert_ne!(again, a);
+    // Nor do two databases given the same seed.
+    fake.reseed_database("ad-0b8d2e6f-91a4-4c57-b3e8-6f2d7a9c1e05", 5)
+        .unwrap();
+    let mysql = fake.create_backup("ad-0b8d2e6f-91a4-4c57-b3e8-6f2d7a9c1e05").unwrap();
+    assert_ne!(mysql.id, a);
+    assert_eq!(fake.backup(&mysql.id).unwrap().database_id, "60a3c5e14ffb0912c7d8e4f1");
+    assert_eq!(fake.backup(&a).unwrap().database_id, "597601234ffb097af4f3099b");
     let r = common::put(
         &format!("{}/_fake/seed", fake.url()),
         r#"{"seed": 5, "database": "nope"}"#,
@@ -555,4 +571,24 @@ async fn the_list_shows_each_status_change_the_moment_it_happens() {
             .len(),
         5
     );
+}
+
+#[tokio::test]
+async fn the_clock_stops_at_year_9999_and_nothing_breaks_on_the_way() {
+    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0))
+        .fixtures_json(PERIODIC_DB)
+        .start()
+        .await;
+    for _ in 0..10 {
+        advance(&fake, 9.9e11).await;
+    }
+    let r = common::send(hyper::Method::GET, &format!("{}/_fake/clock", fake.url()), &[], None).await;
+    assert_eq!(r.json()["now"], "9999-12-31T23:59:59.999+00:00");
+    let r = common::get(&format!("{}/api/databases/nightly/backups", fake.url()), fake.token()).await;
+    assert_eq!(r.status, 200);
+    let list = r.json()["database_backups"].as_array().unwrap().clone();
+    assert!(!list.is_empty() && list.len() <= 801, "{}", list.len());
+    assert_eq!(list[0]["name"], "99991231130000_nightly-42");
+    let created = fake.create_backup("nightly").unwrap();
+    assert_eq!(fake.backup(&created.id).unwrap().id, created.id);
 }
