@@ -3,44 +3,20 @@
 //! that moves backups on its own.
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scalingo-db-fake");
 
-/// A running binary; killed on drop.
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Running;
 
 fn start(args: &[&str]) -> Running {
-    let mut child = Command::new(BIN)
-        .args(["--port", "0", "--log", "info"])
+    let mut cmd = common::binary();
+    cmd.args(["--port", "0", "--log", "info"])
         .args(args)
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening ")
-        .unwrap_or_else(|| panic!("first stdout line: {line:?}"))
-        .to_string();
-    Running { child, url }
+        .stderr(Stdio::piped());
+    common::run_binary(cmd)
 }
 
 fn sigterm(child: &Child) {
@@ -200,28 +176,17 @@ fn the_healthcheck_subcommand_reports_a_running_fake() {
 
 #[tokio::test]
 async fn environment_variables_take_effect() {
-    let mut child = Command::new(BIN)
-        .env_clear()
-        .envs([
-            ("PORT", "0"),
-            ("DB_BEARER_TOKEN", "from-env"),
-            ("CLOCK", "manual"),
-            ("CLOCK_START", "2024-01-01T00:00:00Z"),
-            ("PUBLIC_URL", "https://public.example.test"),
-            ("LOG", "warn"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let r = Running {
-        url: line.trim().strip_prefix("listening ").unwrap().to_string(),
-        child,
-    };
+    let mut cmd = common::binary();
+    cmd.envs([
+        ("PORT", "0"),
+        ("DB_BEARER_TOKEN", "from-env"),
+        ("CLOCK", "manual"),
+        ("CLOCK_START", "2024-01-01T00:00:00Z"),
+        ("PUBLIC_URL", "https://public.example.test"),
+        ("LOG", "warn"),
+    ])
+    .stderr(Stdio::null());
+    let r = common::run_binary(cmd);
     let clock = common::send(hyper::Method::GET, &format!("{}/_fake/clock", r.url), &[], None)
         .await
         .json();

@@ -94,19 +94,11 @@ async fn the_first_256_mib_of_a_17_gb_archive_stream_without_memory_growth() {
 
 #[test]
 fn sigterm_lets_an_in_flight_download_finish() {
-    let bin = env!("CARGO_BIN_EXE_scalingo-db-fake");
-    let mut child = Command::new(bin)
-        .args(["--port", "0", "--token", "t", "--log", "warn"])
-        .env_clear()
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("listening http://").unwrap().to_string();
+    let mut cmd = common::binary();
+    cmd.args(["--port", "0", "--token", "t", "--log", "warn"])
+        .stderr(Stdio::null());
+    let mut running = common::run_binary(cmd);
+    let addr = running.url.strip_prefix("http://").unwrap().to_string();
 
     let mut s = TcpStream::connect(&addr).unwrap();
     write!(
@@ -126,12 +118,12 @@ fn sigterm_lets_an_in_flight_download_finish() {
     let mut first = vec![0u8; 1 << 16];
     r.read_exact(&mut first).unwrap();
     assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &running.child.id().to_string()])
         .status()
         .unwrap()
         .success());
     let rest = std::io::copy(&mut r, &mut std::io::sink()).unwrap();
     assert_eq!(first.len() as u64 + rest, want, "the in-flight download finished whole");
-    let status = child.wait().unwrap();
+    let status = running.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }

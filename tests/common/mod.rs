@@ -184,3 +184,43 @@ pub fn blocking_get(addr: std::net::SocketAddr, path: &str, token: &str) -> Resp
     stream.read_to_end(&mut raw).expect("read response");
     parse_response(&raw).unwrap_or_else(|| panic!("incomplete response: {}", String::from_utf8_lossy(&raw)))
 }
+
+/// The crate's binary, started by a test; killed on drop.
+pub struct Running {
+    pub child: std::process::Child,
+    /// `http://ADDR:PORT`, from its `listening` line.
+    pub url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `Command` for the crate's binary, with a clean environment.
+pub fn binary() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scalingo-db-fake"));
+    cmd.env_clear();
+    cmd
+}
+
+/// Spawns `cmd` with stdout piped and waits for its one `listening URL` line.
+pub fn run_binary(mut cmd: std::process::Command) -> Running {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("a first stdout line");
+    let url = line
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("first stdout line: {line:?}"))
+        .to_string();
+    Running { child, url }
+}
