@@ -11,7 +11,7 @@
 //! 2. **In-process start**: median time from `FakeServer::start().await` to the first
 //!    complete 200 of the list route over a raw `TcpStream` with `Connection: close`
 //!    (the protocol wiremock-rs's start is usually measured with), and the same
-//!    for `FakeServer::start_blocking()`, with `Prepared::new` and a request on a running
+//!    for `FakeServer::start_blocking()`, with `LoadedFake::new` and a request on a running
 //!    fake timed apart to show where the time goes.
 //! 3. **Big list**: 10 000 backups whose statuses are derived from a manual clock on
 //!    every read (a mix of scheduled, pending, running, done and error): requests/s and
@@ -49,7 +49,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use scalingo_db_fake::{fixtures, Backup, ClockMode, Config, FakeServer, FixtureSource, Prepared};
+use scalingo_db_fake::{fixtures, Backup, ClockMode, Config, FakeServer, FixtureSource, LoadedFake};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -931,7 +931,7 @@ fn bench_start(o: &Opts, server: &Runtime, rows: &mut Vec<Row>) {
     let mut prepare: Vec<Duration> = (0..n)
         .map(|_| {
             let t0 = Instant::now();
-            let p = Prepared::new(&Config::default()).expect("embedded fixtures load");
+            let p = LoadedFake::new(&Config::default()).expect("embedded fixtures load");
             let t = t0.elapsed();
             drop(p);
             t
@@ -950,7 +950,7 @@ fn bench_start(o: &Opts, server: &Runtime, rows: &mut Vec<Row>) {
     });
     let (p, r) = (median(&mut prepare), median(&mut request_only));
     println!(
-        "  of which: Prepared::new (embedded fixtures -> store) {:.1} µs; connect + GET + read to close on a running fake {:.1} µs",
+        "  of which: LoadedFake::new (embedded fixtures -> store) {:.1} µs; connect + GET + read to close on a running fake {:.1} µs",
         us(p),
         us(r)
     );
@@ -1042,7 +1042,7 @@ fn bench_big_list(o: &Opts, server: &Runtime, client: &Runtime, rows: &mut Vec<R
             ..Config::default()
         };
         let t0 = Instant::now();
-        let prepared = Prepared::new(&config).expect("big fixture loads");
+        let prepared = LoadedFake::new(&config).expect("big fixture loads");
         let store = t0.elapsed();
         drop(prepared);
         (parse, store)

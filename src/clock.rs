@@ -1,4 +1,4 @@
-//! The one clock of the fake (spec §6): every timestamp the fake writes and
+//! The one clock of the fake: every timestamp the fake writes and
 //! every status it derives reads [`Clock::now`].
 //!
 //! Two modes: the system clock, optionally sped up by a time scale
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// How the clock moves.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum ClockMode {
     /// Follows the system clock, scaled by `time_scale`.

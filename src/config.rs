@@ -1,10 +1,13 @@
 //! Every setting of the fake, with its default: what the binary's flags and
-//! the in-process builder both fill in (spec §9).
+//! the in-process builder both fill in, and the one place each setting's
+//! rule is written ([`Config::validate`], whose checks the control API reuses
+//! for the settings it can change at run time).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::clock::ClockMode;
+use crate::error::Error;
 use crate::fixtures::FixtureSet;
 use crate::lifecycle::Lifecycle;
 
@@ -69,4 +72,43 @@ impl Default for Config {
             public_url: None,
         }
     }
+}
+
+impl Config {
+    /// Checks every setting; the error names each one that is out of range.
+    pub fn validate(&self) -> Result<(), Error> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.lifecycle.validate() {
+            errors.extend(e.into_iter().map(|(f, m)| (f.to_string(), m)));
+        }
+        for check in [check_retention(self.retention), check_time_scale(self.time_scale)] {
+            if let Err(Error::Invalid(e)) = check {
+                errors.extend(e.into_iter().map(|e| (e.field, e.message)));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid_fields(errors))
+        }
+    }
+}
+
+/// The retention cap keeps at least one backup (`None`: no cap).
+pub(crate) fn check_retention(cap: Option<usize>) -> Result<(), Error> {
+    if cap == Some(0) {
+        return Err(Error::invalid(
+            "retention",
+            "must keep at least 1 backup per database (leave it unset for no cap)",
+        ));
+    }
+    Ok(())
+}
+
+/// The system clock runs forward at a finite speed.
+pub(crate) fn check_time_scale(scale: f64) -> Result<(), Error> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(Error::invalid("time_scale", format!("must be above 0, got {scale}")));
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! The library's error type.
+//! The library's error type, shared by the in-process handle and the
+//! `/_fake` control API (which answers each variant with its HTTP status).
 
 use std::fmt;
 
@@ -11,12 +12,45 @@ pub enum Error {
     Fixture(FixtureError),
     /// The listening socket could not be opened.
     Bind(std::io::Error),
-    /// A setting is out of range (the setting, then what is wrong).
-    Config(String, String),
-    /// No such database or backup (`"database"`, `"backup"`).
+    /// A setting or a control input is out of range: each field with what is
+    /// wrong (over HTTP: a 422 with the same fields).
+    Invalid(Vec<FieldError>),
+    /// No such database or backup (`"database"`, `"backup"`; over HTTP: a 404
+    /// naming the same resource).
     NotFound(&'static str),
-    /// The clock was asked to move backwards.
-    Clock(String),
+}
+
+/// One field of a setting or control input and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, named as in the configuration or the HTTP body
+    /// (`failure_rate`, `max_backups_per_database`, `set`…).
+    pub field: String,
+    /// What is wrong, in a sentence.
+    pub message: String,
+}
+
+impl Error {
+    /// An [`Error::Invalid`] of one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// An [`Error::Invalid`] from `(field, message)` pairs.
+    pub(crate) fn invalid_fields<F: Into<String>>(errors: impl IntoIterator<Item = (F, String)>) -> Self {
+        Error::Invalid(
+            errors
+                .into_iter()
+                .map(|(field, message)| FieldError {
+                    field: field.into(),
+                    message,
+                })
+                .collect(),
+        )
+    }
 }
 
 impl fmt::Display for Error {
@@ -24,9 +58,16 @@ impl fmt::Display for Error {
         match self {
             Error::Fixture(e) => write!(f, "invalid fixture: {e}"),
             Error::Bind(e) => write!(f, "cannot listen: {e}"),
-            Error::Config(field, message) => write!(f, "invalid setting {field}: {message}"),
+            Error::Invalid(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "invalid {}: {}", e.field, e.message)?;
+                }
+                Ok(())
+            }
             Error::NotFound(what) => write!(f, "no such {what}"),
-            Error::Clock(message) => f.write_str(message),
         }
     }
 }

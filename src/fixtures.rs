@@ -1,6 +1,6 @@
 //! Fixture files: the JSON format, loading a file or a folder of them, the
 //! embedded default set, and validation that names the file, line and column
-//! of what is wrong (spec §8).
+//! of what is wrong.
 //!
 //! Loading is all or nothing: [`load_path`] and [`load_embedded`] return either
 //! every database of every file, checked, or the first error. Syntax, type and

@@ -32,16 +32,22 @@
 //! - [`lifecycle`]: how a backup's status follows from time;
 //! - [`clock`]: the one clock (system, sped up, or manual);
 //! - [`download`]: archives of an exact size and their signed links;
-//! - `http` and `server` (internal): routes, handlers and the accept loop;
-//! - [`FakeServer`]: the handle a test holds.
+//! - [`FakeServer`]: the handle a test holds, built by [`FakeServerBuilder`];
+//! - internal: the store (state and its invariants), the control core (every
+//!   steering operation, shared by the handle and the `/_fake` routes), the
+//!   credentials, the HTTP route table and handlers, the accept loop.
+//!
+//! `ARCHITECTURE.md` in the repository maps the code.
 //!
 //! The binary (`cargo run --release`) serves the same fake with flags and
 //! environment variables; see the README.
 
 #![warn(missing_docs)]
 
+mod auth;
 pub mod clock;
 pub mod config;
+mod control;
 pub mod download;
 mod error;
 pub mod fixtures;
@@ -49,15 +55,17 @@ mod http;
 mod ids;
 pub mod lifecycle;
 pub mod model;
-mod render;
 mod server;
+mod shared;
 mod store;
 mod timestamp;
 
 pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
-pub use error::Error;
-pub use lifecycle::{Lifecycle, LifecyclePatch};
+pub use error::{Error, FieldError};
+pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
 pub use model::{Backup, DatabaseInfo, Method, Status};
-pub use server::{FakeServer, FakeServerBuilder, Prepared};
+#[allow(deprecated)]
+pub use server::Prepared;
+pub use server::{FakeServer, FakeServerBuilder, LoadedFake};
 pub use timestamp::Timestamp;

@@ -1,4 +1,4 @@
-//! How a backup's status is decided (spec §6), as plain functions of time.
+//! How a backup's status is decided, as plain functions of time.
 //!
 //! Nothing here runs on a timer: a backup stores its creation instant, the
 //! phase durations in force when it was created and its outcome (drawn once,
@@ -62,20 +62,17 @@ pub struct Derived {
 /// assert_eq!(derive(0, &p, Outcome::Done, 42, 7_000).size, Some(42));
 /// ```
 pub fn derive(created: i64, phases: &Phases, outcome: Outcome, final_size: u64, now: i64) -> Derived {
-    let elapsed = now.saturating_sub(created);
-    let started = created.saturating_add(phases.scheduled_ms as i64);
-    let scheduled_end = phases.scheduled_ms as i64;
-    let pending_end = scheduled_end.saturating_add(phases.pending_ms as i64);
-    let running_end = pending_end.saturating_add(phases.running_ms as i64);
-    let (status, size) = if elapsed < scheduled_end {
+    let [started, pending_end, running_end] = phases.boundaries(created);
+    if now < started {
         return Derived {
             status: Status::Scheduled,
             started_at: None,
             size: None,
         };
-    } else if elapsed < pending_end {
+    }
+    let (status, size) = if now < pending_end {
         (Status::Pending, 0)
-    } else if elapsed < running_end {
+    } else if now < running_end {
         (Status::Running, 0)
     } else {
         match outcome {
@@ -92,10 +89,24 @@ pub fn derive(created: i64, phases: &Phases, outcome: Outcome, final_size: u64, 
 
 /// The instant (milliseconds) a backup created at `created` finishes.
 pub fn finished_at(created: i64, phases: &Phases) -> i64 {
-    created
-        .saturating_add(phases.scheduled_ms as i64)
-        .saturating_add(phases.pending_ms as i64)
-        .saturating_add(phases.running_ms as i64)
+    phases.boundaries(created)[2]
+}
+
+/// The first instant after `now` at which a backup created at `created`
+/// changes status, if it still will.
+pub fn next_change(created: i64, phases: &Phases, now: i64) -> Option<i64> {
+    phases.boundaries(created).into_iter().find(|t| *t > now)
+}
+
+impl Phases {
+    /// The instants a backup created at `created` leaves `scheduled`,
+    /// `pending` and `running`: the one place the phase arithmetic is done.
+    pub fn boundaries(&self, created: i64) -> [i64; 3] {
+        let scheduled_end = created.saturating_add(self.scheduled_ms.min(i64::MAX as u64) as i64);
+        let pending_end = scheduled_end.saturating_add(self.pending_ms.min(i64::MAX as u64) as i64);
+        let running_end = pending_end.saturating_add(self.running_ms.min(i64::MAX as u64) as i64);
+        [scheduled_end, pending_end, running_end]
+    }
 }
 
 /// The lifecycle settings, as `GET /_fake/lifecycle` shows them.
@@ -151,6 +162,17 @@ pub struct LifecyclePatch {
     /// See [`Lifecycle::size_max`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size_max: Option<u64>,
+}
+
+/// One database's lifecycle: its own override, and the settings in effect
+/// once the override is laid over the global ones.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DatabaseLifecycle {
+    /// What its new backups get.
+    pub effective: Lifecycle,
+    /// What the database sets itself (from its fixture or a control call).
+    #[serde(rename = "override")]
+    pub own: LifecyclePatch,
 }
 
 impl LifecyclePatch {
@@ -332,7 +354,7 @@ mod tests {
                 now += m;
                 let d = derive(created, &p, outcome, size, now);
                 prop_assert!(d.status.rank() >= last.status.rank());
-                // Spec §2: size and started_at follow the status.
+                // size and started_at follow the status.
                 match d.status {
                     Status::Scheduled => prop_assert_eq!((d.started_at, d.size), (None, None)),
                     Status::Done => prop_assert_eq!(d.size, Some(size)),

@@ -1,5 +1,6 @@
 //! The `scalingo-db-fake` binary: the fake as a process, configured by flags
-//! and environment variables (spec §9), for docker-compose and local demos.
+//! and environment variables (each flag's default is the library's
+//! `Config::default()`), for docker-compose and local demos.
 //!
 //! `scalingo-db-fake healthcheck` asks a running fake's `/_fake/health`, so a
 //! container image needs no curl.
@@ -10,8 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use scalingo_db_fake::{ClockMode, Config, FixtureSource, Lifecycle, Prepared};
+use clap::{Parser, Subcommand};
+use scalingo_db_fake::{ClockMode, Config, FixtureSource, Lifecycle, LoadedFake};
 
 /// An in-memory fake of Scalingo's database API (backups).
 #[derive(Parser, Debug)]
@@ -45,15 +46,15 @@ struct Cli {
     seed: Option<u64>,
 
     /// `system` follows the wall clock (sped up by --time-scale); `manual` moves only through POST /_fake/clock.
-    #[arg(long, env = "CLOCK", value_enum, default_value_t = ClockArg::System)]
-    clock: ClockArg,
+    #[arg(long, env = "CLOCK", value_enum, default_value_t = Config::default().clock)]
+    clock: ClockMode,
 
     /// Where the clock starts (RFC 3339, e.g. 2024-01-01T00:00:00Z; default: now). With --seed, makes runs repeatable to the id.
     #[arg(long, env = "CLOCK_START", value_parser = parse_instant)]
     clock_start: Option<i64>,
 
     /// How much faster than real time the system clock runs.
-    #[arg(long, env = "TIME_SCALE", default_value_t = 1.0)]
+    #[arg(long, env = "TIME_SCALE", default_value_t = Config::default().time_scale)]
     time_scale: f64,
 
     /// Seconds a new backup stays `scheduled`.
@@ -85,7 +86,7 @@ struct Cli {
     retention: Option<usize>,
 
     /// Seconds a download link stays valid (on the fake's clock).
-    #[arg(long, env = "DOWNLOAD_TTL", default_value_t = 600)]
+    #[arg(long, env = "DOWNLOAD_TTL", default_value_t = Config::default().download_ttl.as_secs())]
     download_ttl: u64,
 
     /// Base URL of download links (default: the host the client used).
@@ -93,7 +94,7 @@ struct Cli {
     public_url: Option<String>,
 
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "BODY_LIMIT", default_value_t = 1 << 20)]
+    #[arg(long, env = "BODY_LIMIT", default_value_t = Config::default().body_limit)]
     body_limit: usize,
 
     /// Log filter: error, warn, info (one line per request), debug, trace.
@@ -105,12 +106,6 @@ struct Cli {
 enum Command {
     /// Exit 0 if the fake on --port (on 127.0.0.1) answers its health check.
     Healthcheck,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ClockArg {
-    System,
-    Manual,
 }
 
 fn main() -> ExitCode {
@@ -130,10 +125,7 @@ fn main() -> ExitCode {
         seed: cli.seed,
         token: cli.token.clone(),
         auth: !cli.no_auth,
-        clock: match cli.clock {
-            ClockArg::System => ClockMode::System,
-            ClockArg::Manual => ClockMode::Manual,
-        },
+        clock: cli.clock,
         time_scale: cli.time_scale,
         clock_start: cli.clock_start,
         lifecycle: Lifecycle {
@@ -149,7 +141,7 @@ fn main() -> ExitCode {
         download_ttl: Duration::from_secs(cli.download_ttl),
         public_url: cli.public_url.clone(),
     };
-    let prepared = match Prepared::new(&config) {
+    let prepared = match LoadedFake::new(&config) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("scalingo-db-fake: {e}");
@@ -166,7 +158,7 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli, config, prepared))
 }
 
-async fn run(cli: Cli, config: Config, prepared: Prepared) -> ExitCode {
+async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
     let addr = SocketAddr::new(cli.bind, cli.port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

@@ -71,7 +71,7 @@ pub enum Method {
     Periodic,
 }
 
-/// A backup as the API shows it (spec §2: field order, `null`s and all).
+/// A backup as the API shows it (fields in the documented order, `null`s and all).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Backup {
     /// 24 lowercase hex characters.

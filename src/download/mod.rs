@@ -1,4 +1,4 @@
-//! Backup archives and the links to them (spec §5).
+//! Backup archives and the links to them.
 //!
 //! - [`archive`]: the bytes of a generated `.tar.gz` of an exact size, at any
 //!   offset, streamed without holding it in memory;

@@ -1,88 +1,56 @@
-//! The database API (spec §2): list, create and show backups, show a
-//! database and change its periodic-backup settings. Archive links and
-//! downloads live in [`super::download`].
-
-use std::sync::Arc;
+//! The database API: list, create and show backups, show a database and
+//! change its periodic-backup settings. Archive links and downloads live in
+//! [`super::download`].
 
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::{Method, StatusCode};
+use hyper::StatusCode;
 use serde_json::Value;
 
+use super::request::{authorize, read_json, JsonObject};
 use super::response::{self, Reply};
-use super::router::Route;
-use super::{authorize, read_json, App};
-use crate::store::DbCell;
+use super::routes::{Op, Params};
+use crate::shared::Shared;
+use crate::store::Db;
 
-/// Answers a database-API request (`route` is not a control route).
-pub(crate) async fn handle(app: &App, route: Route<'_>, parts: &Parts, body: Incoming) -> Reply {
-    match run(app, route, parts, body).await {
+/// Answers an operation of the database API.
+pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Reply {
+    match run(shared, op, p, parts, body).await {
         Ok(r) | Err(r) => r,
     }
 }
 
-async fn run(app: &App, route: Route<'_>, parts: &Parts, body: Incoming) -> Result<Reply, Reply> {
-    match route {
-        Route::Download { db, backup } => return Ok(super::download::download(app, db, backup, parts).await),
-        Route::BackupById { backup } => {
-            let cell = app.store.database_of_backup(backup);
-            authorize(app, parts, cell.as_deref())?;
-            let cell = cell.ok_or_else(|| response::not_found("backup"))?;
-            let b = app
-                .store
-                .show(&cell, backup)
-                .ok_or_else(|| response::not_found("backup"))?;
-            return Ok(response::wrapped(StatusCode::OK, "database_backup", &b));
-        }
-        _ => {}
-    }
-    let db = match route {
-        Route::Backups { db } | Route::Backup { db, .. } | Route::Archive { db, .. } | Route::Database { db } => db,
-        _ => return Err(response::not_found("route")),
+async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Result<Reply, Reply> {
+    // The database the route names: by backup id for `/api/backups/:backup`.
+    let (db, missing) = match op {
+        Op::ShowBackupById => (shared.store.db_of_backup(p.backup), "backup"),
+        _ => (shared.store.db(p.db), "database"),
     };
-    let cell = app.store.database(db);
-    authorize(app, parts, cell.as_deref())?;
-    let cell = cell.ok_or_else(|| response::not_found("database"))?;
-    Ok(match (route, &parts.method) {
-        (Route::Backups { .. }, &Method::GET) => list(app, &cell),
-        (Route::Backups { .. }, _) => {
+    let target = db.as_ref().map(Db::addon_id);
+    authorize(shared, parts, target.as_deref())?;
+    let db = db.ok_or_else(|| response::not_found(missing))?;
+    Ok(match op {
+        Op::ListBackups => response::json_body(StatusCode::OK, db.list_json()),
+        Op::CreateBackup => {
             // The body is `{}` or empty; anything else that is JSON is ignored,
             // as the real API ignores unknown parameters.
-            read_json(app, parts, body).await?;
-            let b = app.store.create(&cell);
-            response::wrapped(StatusCode::CREATED, "database_backup", &b)
+            read_json(shared, parts, body).await?;
+            response::wrapped(StatusCode::CREATED, "database_backup", &db.create())
         }
-        (Route::Backup { backup, .. }, _) => {
-            let b = app
-                .store
-                .show(&cell, backup)
-                .ok_or_else(|| response::not_found("backup"))?;
+        Op::ShowBackup | Op::ShowBackupById => {
+            let b = db.show(p.backup).ok_or_else(|| response::not_found("backup"))?;
             response::wrapped(StatusCode::OK, "database_backup", &b)
         }
-        (Route::Archive { db, backup }, _) => super::download::archive_link(app, &cell, db, backup, parts),
-        (Route::Database { .. }, &Method::GET) => {
-            app.store.catch_up(&cell);
-            let info = cell.read().meta.info();
-            response::wrapped(StatusCode::OK, "database", &info)
-        }
-        (Route::Database { .. }, _) => patch_database(app, &cell, read_json(app, parts, body).await?)?,
+        Op::ArchiveLink => super::download::archive_link(shared, &db, p.db, p.backup, parts),
+        Op::ShowDatabase => response::wrapped(StatusCode::OK, "database", &db.info()),
+        Op::UpdateDatabase => update_database(&db, read_json(shared, parts, body).await?)?,
         _ => response::not_found("route"),
     })
 }
 
-fn list(app: &App, cell: &Arc<DbCell>) -> Reply {
-    let body = app.store.list_json(cell);
-    let mut r = hyper::Response::new(super::body::Body::full(body));
-    r.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 /// `PATCH /api/databases/:db` with
 /// `{"database":{"periodic_backups_enabled":bool,"periodic_backups_scheduled_at":hour}}`.
-fn patch_database(app: &App, cell: &Arc<DbCell>, body: Option<serde_json::Map<String, Value>>) -> Result<Reply, Reply> {
+fn update_database(db: &Db<'_>, body: Option<JsonObject>) -> Result<Reply, Reply> {
     let Some(Value::Object(params)) = body.and_then(|mut b| b.remove("database")) else {
         return Err(response::unprocessable([(
             "database",
@@ -115,7 +83,7 @@ fn patch_database(app: &App, cell: &Arc<DbCell>, body: Option<serde_json::Map<St
     if !errors.is_empty() {
         return Err(response::unprocessable(errors));
     }
-    let info = app.store.configure_periodic(cell, enabled, hours);
+    let info = db.configure_periodic(enabled, hours);
     Ok(response::wrapped(StatusCode::OK, "database", &info))
 }
 

@@ -1,5 +1,5 @@
 //! The archive link (`GET …/backups/:id/archive`) and the download it points
-//! to (`GET`/`HEAD …/backups/:id/download?token=…`), spec §5.
+//! to (`GET`/`HEAD …/backups/:id/download?token=…`).
 //!
 //! The link's host is the one the client used (`Host`, or
 //! `X-Forwarded-Proto`/`X-Forwarded-Host`), unless a public URL is set. The
@@ -15,36 +15,30 @@ use serde_json::json;
 
 use super::body::{ArchiveStream, Body, FileStream};
 use super::response::{self, Reply};
-use super::App;
 use crate::download::archive::Archive;
 use crate::download::range::{self, RangeOutcome};
 use crate::download::{archive_spec, token::TokenError};
 use crate::model::Status;
-use crate::store::DbCell;
+use crate::shared::Shared;
+use crate::store::Db;
 
 /// 200 `{"download_url": …}` for a done backup, 400 otherwise.
-pub(crate) fn archive_link(
-    app: &App,
-    cell: &std::sync::Arc<DbCell>,
-    db_in_path: &str,
-    backup: &str,
-    parts: &Parts,
-) -> Reply {
-    let Some((meta, record)) = app.store.record(cell, backup) else {
+pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
+    let Some(target) = db.archive_target(backup) else {
         return response::not_found("backup");
     };
-    let now = app.store.clock.now();
-    let (status, _, _) = record.derive(now);
-    if status != Status::Done {
-        return not_done(&record.id, status);
+    if target.status != Status::Done {
+        return not_done(&target.backup_id, target.status);
     }
-    let expires = now.div_euclid(1000).saturating_add(app.download_ttl_secs);
-    let token = app.signer.sign(&meta.addon_id, &record.id, expires);
-    let base = app.public_url.clone().unwrap_or_else(|| base_url(parts));
+    let now = shared.store.now();
+    let ttl = shared.download_ttl.as_secs().min(i64::MAX as u64) as i64;
+    let expires = now.div_euclid(1000).saturating_add(ttl);
+    let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
+    let base = shared.public_url.clone().unwrap_or_else(|| base_url(parts));
     let url = format!(
         "{}/api/databases/{db_in_path}/backups/{}/download?token={token}",
         base.trim_end_matches('/'),
-        record.id
+        target.backup_id
     );
     response::json(StatusCode::OK, &json!({ "download_url": url }))
 }
@@ -97,7 +91,7 @@ fn query_token(parts: &Parts) -> Option<&str> {
 }
 
 /// The archive bytes (or headers alone for `HEAD`), whole or a `Range` of them.
-pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -> Reply {
+pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Parts) -> Reply {
     let Some(token) = query_token(parts) else {
         return response::error(
             StatusCode::UNAUTHORIZED,
@@ -105,16 +99,16 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
             None,
         );
     };
-    let Some(cell) = app.store.database(db) else {
+    let Some(db) = shared.store.db(db) else {
         return response::not_found("database");
     };
-    let Some((meta, record)) = app.store.record(&cell, backup) else {
+    let Some(target) = db.archive_target(backup) else {
         return response::not_found("backup");
     };
-    let now = app.store.clock.now();
-    if let Err(e) = app
+    let now = shared.store.now();
+    if let Err(e) = shared
         .signer
-        .verify(token, &meta.addon_id, &record.id, now.div_euclid(1000))
+        .verify(token, &target.addon_id, &target.backup_id, now.div_euclid(1000))
     {
         let code = match e {
             TokenError::Expired => "download_token_expired",
@@ -122,11 +116,10 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
         };
         return response::error(StatusCode::FORBIDDEN, &e.to_string(), Some(code));
     }
-    let (status, _, size) = record.derive(now);
-    let (Status::Done, Some(size)) = (status, size) else {
-        return not_done(&record.id, status);
+    let (Status::Done, Some(size)) = (target.status, target.size) else {
+        return not_done(&target.backup_id, target.status);
     };
-    let etag = format!("\"{}-{size:x}\"", record.id);
+    let etag = format!("\"{}-{size:x}\"", target.backup_id);
     let header = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let outcome = range::evaluate(header(RANGE), header(IF_RANGE), &etag, size);
     let mut builder = Response::builder()
@@ -137,7 +130,7 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
             CONTENT_DISPOSITION,
             format!(
                 "attachment; filename=\"{}.tar.gz\"",
-                record.name.replace(['"', '\\', '\r', '\n'], "_")
+                target.name.replace(['"', '\\', '\r', '\n'], "_")
             ),
         );
     let span = match outcome {
@@ -163,11 +156,11 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
     };
     let len = span.end - span.start;
     builder = builder.header(CONTENT_LENGTH, len);
-    let label = format!("{} ({})", record.name, record.id);
+    let label = format!("{} ({})", target.name, target.backup_id);
     let body = if parts.method == Method::HEAD {
         Body::empty()
-    } else if let Some(path) = &record.archive_file {
-        match open_at(&path.path, span.start).await {
+    } else if let Some(path) = &target.file {
+        match open_at(path, span.start).await {
             Ok(file) => Body::File(FileStream {
                 file,
                 remaining: len,
@@ -176,19 +169,19 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
             Err(e) => {
                 return response::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot read the archive file of backup {}: {e}", record.id),
+                    &format!("cannot read the archive file of backup {}: {e}", target.backup_id),
                     Some("archive_unreadable"),
                 )
             }
         }
     } else {
         let spec = archive_spec(
-            &meta.db_type,
-            &meta.addon_id,
-            &record.id,
-            &record.name,
+            &target.db_type,
+            &target.addon_id,
+            &target.backup_id,
+            &target.name,
             size,
-            record.created_at.millis().div_euclid(1000),
+            target.created_secs,
         );
         match Archive::new(&spec) {
             Ok(archive) => Body::Archive(ArchiveStream {
@@ -199,7 +192,7 @@ pub(crate) async fn download(app: &App, db: &str, backup: &str, parts: &Parts) -
             Err(e) => {
                 return response::error(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot build the archive of backup {}: {e}", record.id),
+                    &format!("cannot build the archive of backup {}: {e}", target.backup_id),
                     Some("archive_unbuildable"),
                 )
             }

@@ -1,4 +1,4 @@
-//! Building responses: JSON bodies and the error shapes of spec §3, which
+//! Building responses: JSON bodies and the documented error shapes, which
 //! go-scalingo parses (every error body is JSON).
 
 use bytes::Bytes;
@@ -16,10 +16,25 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `status` with `bytes` as its JSON body.
 pub fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Reply {
-    let mut r = Response::new(Body::full(Bytes::from(bytes)));
+    json_body(status, Bytes::from(bytes))
+}
+
+/// `status` with `bytes`, already JSON, as its body.
+pub fn json_body(status: StatusCode, bytes: Bytes) -> Reply {
+    let mut r = Response::new(Body::full(bytes));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, JSON);
     r
+}
+
+/// The answer to a control error: 404 naming the resource, or 422 naming
+/// each field.
+pub fn from_error(e: &crate::Error) -> Reply {
+    match e {
+        crate::Error::NotFound(resource) => not_found(resource),
+        crate::Error::Invalid(errors) => unprocessable(errors.iter().map(|e| (e.field.as_str(), e.message.clone()))),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string(), Some("internal")),
+    }
 }
 
 /// `status` with `value` serialized as its JSON body.

@@ -1,50 +1,23 @@
-//! The JSON bytes of backups and of the list route, built for speed.
+//! The JSON bytes of the list route, built for speed: a pure function from a
+//! database's records and an instant to the body and the instant until which
+//! it holds.
 //!
-//! Three things make the hot route cheap without ever showing a stale status:
-//! - a backup whose view can no longer change (a fixture status, a forced
-//!   outcome, or a timed backup that has finished) keeps its rendered JSON in
-//!   its record, so a list copies those bytes instead of encoding them again;
+//! Two things make it cheap without ever showing a stale status (what is kept,
+//! and when it is dropped, is said in [`super::cache`]):
+//! - a backup that can no longer change (a fixture status, a forced outcome,
+//!   or a timed backup that has finished) keeps its rendered bytes, so a list
+//!   copies them instead of encoding them again;
 //! - a backup still in progress keeps the escaped text of its fixed fields,
-//!   so rendering it only writes `started_at`, `size` and `status`;
-//! - a database keeps its last list body with the instant it stops being true
-//!   (the next phase change of any of its backups, or its next periodic
-//!   backup); any write to the database drops it (see `DbCell::write`).
+//!   so rendering it only writes `started_at`, `size` and `status`.
 //!
 //! The bytes are exactly those serde would write for [`crate::model::Backup`]
 //! (a test renders both ways and compares).
 
 use bytes::Bytes;
 
+use super::cache::{FixedParts, ListCache};
+use super::records::{BackupRecord, DatabaseMeta};
 use crate::model::Method;
-use crate::store::{BackupRecord, DatabaseMeta, DbState};
-
-/// A list body and the instant until which it is the truth.
-#[derive(Debug)]
-pub(crate) struct ListCache {
-    body: Bytes,
-    valid_until: i64,
-}
-
-impl ListCache {
-    /// The body, if it still holds at `now`.
-    pub fn get(&self, now: i64) -> Option<Bytes> {
-        (now < self.valid_until).then(|| self.body.clone())
-    }
-
-    /// The body.
-    pub fn body(&self) -> Bytes {
-        self.body.clone()
-    }
-}
-
-/// The escaped text of a backup's fields that never change.
-#[derive(Clone, Debug)]
-pub(crate) struct FixedParts {
-    /// `{"id":"…","created_at":"…","started_at":`
-    head: Box<[u8]>,
-    /// `,"name":"…","size":`
-    name: Box<[u8]>,
-}
 
 /// What every backup of one database ends with, after its status.
 struct Tails {
@@ -102,20 +75,21 @@ fn fixed_parts(b: &BackupRecord) -> FixedParts {
 
 /// Appends the JSON of `b` as seen at `now` to `out`.
 fn backup(b: &BackupRecord, tails: &Tails, now: i64, out: &mut Vec<u8>) {
-    if let Some(json) = b.json.get() {
+    if let Some(json) = b.rendered.finished() {
         out.extend_from_slice(json);
+        out.extend_from_slice(tails.of(b.method));
         return;
     }
-    let (status, started_at, size) = b.derive(now);
-    let parts = b.parts.get_or_init(|| fixed_parts(b));
+    let s = b.snapshot(now);
+    let parts = b.rendered.fixed(|| fixed_parts(b));
     let start = out.len();
     out.extend_from_slice(&parts.head);
-    match started_at {
+    match s.started_at {
         Some(t) => push_str(out, &t.to_string()),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(&parts.name);
-    match size {
+    match s.size {
         Some(n) => {
             let digits = itoa_buf(n);
             out.extend_from_slice(digits.as_bytes());
@@ -123,11 +97,11 @@ fn backup(b: &BackupRecord, tails: &Tails, now: i64, out: &mut Vec<u8>) {
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"status\":\"");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.extend_from_slice(tails.of(b.method));
-    if status.is_finished() {
-        let _ = b.json.set(out[start..].into());
+    out.extend_from_slice(s.status.as_str().as_bytes());
+    if s.status.is_finished() {
+        b.rendered.keep_finished(&out[start..]);
     }
+    out.extend_from_slice(tails.of(b.method));
 }
 
 /// The decimal digits of `n`, without allocating.
@@ -156,14 +130,15 @@ fn itoa_buf(mut n: u64) -> Digits {
     Digits { buf, from: i }
 }
 
-/// `{"database_backups":[…]}`, newest first, as seen at `now`, with the
-/// instant it stops being true.
-pub(crate) fn list(s: &DbState, now: i64) -> ListCache {
-    let tails = Tails::new(&s.meta);
-    let mut out = Vec::with_capacity(32 + s.backups.len() * 300);
+/// `{"database_backups":[…]}` of `backups` (oldest first; listed newest
+/// first) as seen at `now`, with the instant it stops being true: the next
+/// status change of a backup, or `next_periodic`, whichever comes first.
+pub(crate) fn list(meta: &DatabaseMeta, backups: &[BackupRecord], next_periodic: Option<i64>, now: i64) -> ListCache {
+    let tails = Tails::new(meta);
+    let mut out = Vec::with_capacity(32 + backups.len() * 300);
     out.extend_from_slice(b"{\"database_backups\":[");
-    let mut valid_until = s.next_periodic.unwrap_or(i64::MAX);
-    for (i, b) in s.backups.iter().rev().enumerate() {
+    let mut valid_until = next_periodic.unwrap_or(i64::MAX);
+    for (i, b) in backups.iter().rev().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -173,10 +148,7 @@ pub(crate) fn list(s: &DbState, now: i64) -> ListCache {
         }
     }
     out.extend_from_slice(b"]}");
-    ListCache {
-        body: Bytes::from(out),
-        valid_until,
-    }
+    ListCache::new(Bytes::from(out), valid_until)
 }
 
 #[cfg(test)]
@@ -196,14 +168,14 @@ mod tests {
               {"id":"bbbbbbbbbbbbbbbbbbbbbbb3","created_at":"2023-01-01T00:00:00Z","started_at":"2023-01-01T00:00:01Z","status":"done","size":99999999999}]}]}"#;
         let set = parse_str(text, std::path::Path::new("t.json")).unwrap();
         let store = Store::new(&Config::default(), &set, 1);
-        let cell = store.database("d").unwrap();
+        let db = store.db("d").unwrap();
         let start = crate::Timestamp::parse("2024-01-01T00:00:00.000+01:00")
             .unwrap()
             .millis();
+        let (meta, backups) = db.records();
         for t in (0..40_000).step_by(2_500) {
-            let s = cell.read();
-            let fast = list(&s, start + t);
-            let views: Vec<_> = s.backups.iter().rev().map(|b| b.view(&s.meta, start + t)).collect();
+            let fast = list(&meta, &backups, None, start + t);
+            let views: Vec<_> = backups.iter().rev().map(|b| b.view(&meta, start + t)).collect();
             let slow = serde_json::to_vec(&serde_json::json!({ "database_backups": views })).unwrap();
             let reference: serde_json::Value = serde_json::from_slice(&slow).unwrap();
             let fast_value: serde_json::Value = serde_json::from_slice(&fast.body()).unwrap();

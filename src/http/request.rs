@@ -1,0 +1,83 @@
+//! Reading what a request brings: its JSON body (within the size limit) and
+//! its credentials, checked by [`crate::auth`].
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body as _, Incoming};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
+use hyper::http::request::Parts;
+use hyper::StatusCode;
+
+use super::response::{self, Reply};
+use crate::auth::Decision;
+use crate::shared::Shared;
+
+/// Whether the request's bearer token opens `target` (the addon id of the
+/// database the route names; `None` when none exists): the error side is
+/// the 401 or 403 to send.
+pub(crate) fn authorize(shared: &Shared, parts: &Parts, target: Option<&str>) -> Result<(), Reply> {
+    let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    match shared.credentials.check(header, target) {
+        Decision::Allow => Ok(()),
+        Decision::Unauthorized(why) => Err(response::error(StatusCode::UNAUTHORIZED, why, None)),
+        Decision::Forbidden => Err(response::error(
+            StatusCode::FORBIDDEN,
+            "this token does not give access to this database",
+            Some("forbidden"),
+        )),
+    }
+}
+
+/// A JSON object body.
+pub(crate) type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// Reads a request body up to the limit: `Ok(None)` when empty, 413 past the
+/// limit, 400 when it is not a JSON object.
+pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) -> Result<Option<JsonObject>, Reply> {
+    let limit = shared.body_limit;
+    let too_large = || {
+        response::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body over the limit of {limit} bytes"),
+            None,
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    if body.is_end_stream() {
+        return Ok(None);
+    }
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) => {
+            return Err(response::error(
+                StatusCode::BAD_REQUEST,
+                &format!("could not read the request body: {e}"),
+                Some("bad_request"),
+            ))
+        }
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(response::error(
+            StatusCode::BAD_REQUEST,
+            "the request body must be a JSON object",
+            Some("bad_request"),
+        )),
+        Err(e) => Err(response::error(
+            StatusCode::BAD_REQUEST,
+            &format!("the request body is not valid JSON: {e}"),
+            Some("bad_request"),
+        )),
+    }
+}

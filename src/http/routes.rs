@@ -1,0 +1,354 @@
+//! The route table: every route of the fake declared once, with its path
+//! template, its plane and the operation each method runs. `Allow`, 405, HEAD
+//! and dispatch are all derived from [`ROUTES`]; adding a route is one line
+//! here and one handler.
+//!
+//! Paths are matched segment by segment; a trailing slash or an empty query
+//! (`…/backups?`, as go-scalingo sends) changes nothing. A `:name` segment
+//! captures one non-empty segment.
+
+use std::sync::LazyLock;
+
+use hyper::Method;
+
+/// Which part of the fake a route belongs to: decides how it is
+/// authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Plane {
+    /// The database API: bearer token.
+    Api,
+    /// Archive bytes: the signed token of the link is the credential.
+    Download,
+    /// `/_fake`: the fake's own plane, unauthenticated.
+    Control,
+}
+
+/// An operation of the fake: one route and one method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    ListBackups,
+    CreateBackup,
+    ShowBackup,
+    ShowBackupById,
+    ArchiveLink,
+    DownloadArchive,
+    ShowDatabase,
+    UpdateDatabase,
+    Health,
+    ShowClock,
+    MoveClock,
+    ShowLifecycle,
+    SetLifecycle,
+    ShowDatabaseLifecycle,
+    SetDatabaseLifecycle,
+    ShowRetention,
+    SetRetention,
+    ShowSeed,
+    SetSeed,
+    CompleteBackup,
+    FailBackup,
+}
+
+impl Op {
+    /// The operation's name, as logged (`backups.list`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::ListBackups => "backups.list",
+            Op::CreateBackup => "backups.create",
+            Op::ShowBackup => "backups.show",
+            Op::ShowBackupById => "backups.show_by_id",
+            Op::ArchiveLink => "backups.archive",
+            Op::DownloadArchive => "backups.download",
+            Op::ShowDatabase => "databases.show",
+            Op::UpdateDatabase => "databases.update",
+            Op::Health => "fake.health",
+            Op::ShowClock => "fake.clock.show",
+            Op::MoveClock => "fake.clock.move",
+            Op::ShowLifecycle => "fake.lifecycle.show",
+            Op::SetLifecycle => "fake.lifecycle.set",
+            Op::ShowDatabaseLifecycle => "fake.database_lifecycle.show",
+            Op::SetDatabaseLifecycle => "fake.database_lifecycle.set",
+            Op::ShowRetention => "fake.retention.show",
+            Op::SetRetention => "fake.retention.set",
+            Op::ShowSeed => "fake.seed.show",
+            Op::SetSeed => "fake.seed.set",
+            Op::CompleteBackup => "fake.backups.complete",
+            Op::FailBackup => "fake.backups.fail",
+        }
+    }
+}
+
+#[derive(Debug)]
+/// One route: a path template, its plane, and the operation of each method
+/// (GET first; HEAD runs the GET operation unless listed).
+pub(crate) struct Route {
+    pub template: &'static str,
+    pub plane: Plane,
+    pub methods: &'static [(Method, Op)],
+}
+
+const fn route(template: &'static str, plane: Plane, methods: &'static [(Method, Op)]) -> Route {
+    Route {
+        template,
+        plane,
+        methods,
+    }
+}
+
+use Op::*;
+use Plane::*;
+
+/// Every route of the fake, the hot ones first.
+pub(crate) static ROUTES: &[Route] = &[
+    route(
+        "/api/databases/:db/backups",
+        Api,
+        &[(Method::GET, ListBackups), (Method::POST, CreateBackup)],
+    ),
+    route("/api/backups/:backup", Api, &[(Method::GET, ShowBackupById)]),
+    route("/api/databases/:db/backups/:backup", Api, &[(Method::GET, ShowBackup)]),
+    route(
+        "/api/databases/:db/backups/:backup/archive",
+        Api,
+        &[(Method::GET, ArchiveLink)],
+    ),
+    route(
+        "/api/databases/:db/backups/:backup/download",
+        Download,
+        &[(Method::GET, Op::DownloadArchive), (Method::HEAD, Op::DownloadArchive)],
+    ),
+    route(
+        "/api/databases/:db",
+        Api,
+        &[(Method::GET, ShowDatabase), (Method::PATCH, UpdateDatabase)],
+    ),
+    route("/_fake/health", Control, &[(Method::GET, Health)]),
+    route(
+        "/_fake/clock",
+        Control,
+        &[(Method::GET, ShowClock), (Method::POST, MoveClock)],
+    ),
+    route(
+        "/_fake/lifecycle",
+        Control,
+        &[(Method::GET, ShowLifecycle), (Method::PUT, SetLifecycle)],
+    ),
+    route(
+        "/_fake/databases/:db/lifecycle",
+        Control,
+        &[
+            (Method::GET, ShowDatabaseLifecycle),
+            (Method::PUT, SetDatabaseLifecycle),
+        ],
+    ),
+    route(
+        "/_fake/retention",
+        Control,
+        &[(Method::GET, ShowRetention), (Method::PUT, SetRetention)],
+    ),
+    route(
+        "/_fake/seed",
+        Control,
+        &[(Method::GET, ShowSeed), (Method::PUT, SetSeed)],
+    ),
+    route(
+        "/_fake/backups/:backup/complete",
+        Control,
+        &[(Method::POST, CompleteBackup)],
+    ),
+    route("/_fake/backups/:backup/fail", Control, &[(Method::POST, FailBackup)]),
+];
+
+/// The ids a path carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Params<'a> {
+    /// `:db`: an addon id or a database id.
+    pub db: &'a str,
+    /// `:backup`: a backup id.
+    pub backup: &'a str,
+}
+
+/// What a path names: the route and the ids it carries.
+#[derive(Debug)]
+pub(crate) struct Matched<'a> {
+    pub route: &'static Route,
+    pub params: Params<'a>,
+}
+
+impl Matched<'_> {
+    /// The operation `method` runs on this route, if the route takes it.
+    pub fn op(&self, method: &Method) -> Option<Op> {
+        self.route.op(method)
+    }
+}
+
+impl Route {
+    /// The operation `method` runs here (HEAD runs GET's unless listed).
+    pub fn op(&self, method: &Method) -> Option<Op> {
+        let find = |m: &Method| self.methods.iter().find(|(k, _)| k == m).map(|(_, op)| *op);
+        find(method).or_else(|| (method == Method::HEAD).then(|| find(&Method::GET)).flatten())
+    }
+
+    /// The `Allow` header value: the methods in table order, HEAD after GET
+    /// (RFC 9110 §9.3.2).
+    pub fn allow(&self) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for (m, _) in self.methods {
+            if !names.contains(&m.as_str()) {
+                names.push(m.as_str());
+            }
+            if *m == Method::GET && !names.contains(&"HEAD") {
+                names.push("HEAD");
+            }
+        }
+        names.join(", ")
+    }
+}
+
+/// A template segment.
+enum Segment {
+    Literal(&'static str),
+    Db,
+    Backup,
+}
+
+/// The templates, split once.
+static COMPILED: LazyLock<Vec<(Vec<Segment>, &'static Route)>> = LazyLock::new(|| {
+    ROUTES
+        .iter()
+        .map(|r| {
+            let segments = r
+                .template
+                .split('/')
+                .skip(1)
+                .map(|s| match s {
+                    ":db" => Segment::Db,
+                    ":backup" => Segment::Backup,
+                    other => Segment::Literal(other),
+                })
+                .collect();
+            (segments, r)
+        })
+        .collect()
+});
+
+/// The longest template, in segments.
+const MAX_SEGMENTS: usize = 6;
+
+/// The route `path` (without its query) names, if any.
+pub(crate) fn find(path: &str) -> Option<Matched<'_>> {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let rest = path.strip_prefix('/')?;
+    let mut segs = [""; MAX_SEGMENTS];
+    let mut n = 0;
+    for s in rest.split('/') {
+        if s.is_empty() || n == MAX_SEGMENTS {
+            return None;
+        }
+        segs[n] = s;
+        n += 1;
+    }
+    let segs = &segs[..n];
+    'routes: for (template, route) in COMPILED.iter() {
+        if template.len() != n {
+            continue;
+        }
+        let mut params = Params::default();
+        for (t, s) in template.iter().zip(segs) {
+            match t {
+                Segment::Literal(l) if l == s => {}
+                Segment::Literal(_) => continue 'routes,
+                Segment::Db => params.db = s,
+                Segment::Backup => params.backup = s,
+            }
+        }
+        return Some(Matched { route, params });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op_of(path: &str, method: Method) -> Option<(Op, Params<'_>)> {
+        let m = find(path)?;
+        Some((m.op(&method)?, m.params))
+    }
+
+    #[test]
+    fn api_paths_name_their_operation_and_ids() {
+        let p = |db, backup| Params { db, backup };
+        assert_eq!(
+            op_of("/api/databases/my-db-123/backups", Method::GET),
+            Some((ListBackups, p("my-db-123", "")))
+        );
+        assert_eq!(
+            op_of("/api/databases/my-db-123/backups/", Method::POST),
+            Some((CreateBackup, p("my-db-123", "")))
+        );
+        assert_eq!(
+            op_of("/api/databases/d/backups/b/archive", Method::GET),
+            Some((ArchiveLink, p("d", "b")))
+        );
+        assert_eq!(op_of("/api/backups/b", Method::GET), Some((ShowBackupById, p("", "b"))));
+        assert_eq!(
+            op_of("/api/databases/d", Method::PATCH),
+            Some((UpdateDatabase, p("d", "")))
+        );
+        assert_eq!(
+            op_of("/api/databases/d", Method::HEAD),
+            Some((ShowDatabase, p("d", "")))
+        );
+    }
+
+    #[test]
+    fn unknown_or_malformed_paths_match_nothing() {
+        for p in [
+            "",
+            "/",
+            "/api",
+            "/api/databases",
+            "/api/databases//backups",
+            "/api/databases/d/backups/b/archive/x",
+            "/x/y/z/a/b/c/d/e/f",
+        ] {
+            assert!(find(p).is_none(), "{p}");
+        }
+    }
+
+    #[test]
+    fn allow_lists_exactly_the_methods_a_route_takes() {
+        let allow = |p: &str| find(p).unwrap().route.allow();
+        assert_eq!(allow("/api/databases/d/backups"), "GET, HEAD, POST");
+        assert_eq!(allow("/api/databases/d"), "GET, HEAD, PATCH");
+        assert_eq!(allow("/_fake/seed"), "GET, HEAD, PUT");
+        assert_eq!(allow("/_fake/backups/b/fail"), "POST");
+        assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");
+        for route in ROUTES {
+            for m in [
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ] {
+                assert_eq!(
+                    route.op(&m).is_some(),
+                    route.allow().split(", ").any(|a| a == m.as_str()),
+                    "{} {m}",
+                    route.template
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_fits_the_matcher_and_no_two_routes_share_a_template() {
+        for (i, r) in ROUTES.iter().enumerate() {
+            assert!(r.template.split('/').count() - 1 <= MAX_SEGMENTS, "{}", r.template);
+            assert!(!ROUTES[..i].iter().any(|o| o.template == r.template), "{}", r.template);
+        }
+    }
+}

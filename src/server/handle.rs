@@ -1,0 +1,211 @@
+//! [`FakeServer`]: the handle a test holds on a running in-process fake.
+//! Its steering methods are adapters over [`crate::control`], the same
+//! operations the `/_fake` routes run.
+//!
+//! A `FakeServer` owns its listening socket. Dropping it stops the server:
+//! the accept loop ends at once and open connections finish the request they
+//! are on (for up to a second). [`FakeServer::start`] runs on the caller's
+//! tokio runtime; [`FakeServer::start_blocking`] runs a runtime on a thread of
+//! its own for plain `#[test]`s, and its drop waits for that thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::builder::FakeServerBuilder;
+use crate::control;
+use crate::error::Error;
+use crate::lifecycle::{Lifecycle, LifecyclePatch, Outcome};
+use crate::model::{Backup, DatabaseInfo};
+use crate::shared::Shared;
+use crate::timestamp::Timestamp;
+
+/// A running fake server; it stops when dropped.
+///
+/// From an async test:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use scalingo_db_fake::FakeServer;
+/// let fake = FakeServer::start().await;
+/// // Point the code under test at fake.url() with fake.token() as its bearer token.
+/// let backups = fake.backups("my-db-123").unwrap();
+/// assert_eq!(backups[0].name, "20181104010000_kibana-3938");
+/// # }
+/// ```
+///
+/// From a plain test:
+///
+/// ```
+/// use scalingo_db_fake::FakeServer;
+/// let fake = FakeServer::start_blocking();
+/// assert!(fake.database("my-db-123").is_some());
+/// ```
+#[derive(Debug)]
+pub struct FakeServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    token: String,
+    /// Tells the accept loop to stop (on drop).
+    stop: watch::Sender<bool>,
+    /// The server's own thread, for a blocking start; joined on drop.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeServer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        addr: SocketAddr,
+        token: String,
+        stop: watch::Sender<bool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    ) -> Self {
+        Self {
+            shared,
+            addr,
+            token,
+            stop,
+            thread,
+        }
+    }
+
+    /// A builder, for fixtures, clock and settings.
+    pub fn builder() -> FakeServerBuilder {
+        FakeServerBuilder::default()
+    }
+
+    /// Starts a fake with the embedded fixtures on the current runtime.
+    pub async fn start() -> FakeServer {
+        Self::builder().start().await
+    }
+
+    /// Starts a fake with the embedded fixtures on a thread of its own.
+    pub fn start_blocking() -> FakeServer {
+        Self::builder().start_blocking()
+    }
+
+    /// `http://127.0.0.1:PORT`: the base URL for the code under test.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The socket address served.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A bearer token valid for every database.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The seed of every random draw of this server.
+    pub fn seed(&self) -> u64 {
+        control::seed(&self.shared)
+    }
+
+    /// The fake's current time.
+    pub fn now(&self) -> Timestamp {
+        control::clock(&self.shared).now
+    }
+
+    /// Moves the clock forward by `by` (every backup moves with it).
+    pub fn advance(&self, by: Duration) {
+        control::advance(&self.shared, by);
+    }
+
+    /// Sets the clock to `to`; moving backwards is refused.
+    pub fn set_time(&self, to: &Timestamp) -> Result<(), Error> {
+        control::set_time(&self.shared, to).map(drop)
+    }
+
+    /// The addon ids of every database.
+    pub fn databases(&self) -> Vec<String> {
+        self.shared.store.databases().iter().map(|db| db.addon_id()).collect()
+    }
+
+    /// A database as `GET /api/databases/:db` shows it.
+    pub fn database(&self, db: &str) -> Option<DatabaseInfo> {
+        Some(self.shared.store.db(db)?.info())
+    }
+
+    /// A database's backups, newest first, as the API lists them now.
+    pub fn backups(&self, db: &str) -> Option<Vec<Backup>> {
+        Some(self.shared.store.db(db)?.list())
+    }
+
+    /// One backup, as the API shows it now.
+    pub fn backup(&self, id: &str) -> Option<Backup> {
+        self.shared.store.db_of_backup(id)?.show(id)
+    }
+
+    /// Creates a manual backup, as `POST …/backups` does.
+    pub fn create_backup(&self, db: &str) -> Result<Backup, Error> {
+        Ok(self.shared.store.db(db).ok_or(Error::NotFound("database"))?.create())
+    }
+
+    /// Makes a backup `done` now.
+    pub fn complete_backup(&self, id: &str) -> Result<Backup, Error> {
+        control::finish_backup(&self.shared, id, Outcome::Done)
+    }
+
+    /// Makes a backup `error` now.
+    pub fn fail_backup(&self, id: &str) -> Result<Backup, Error> {
+        control::finish_backup(&self.shared, id, Outcome::Error)
+    }
+
+    /// The global lifecycle settings.
+    pub fn lifecycle(&self) -> Lifecycle {
+        control::lifecycle(&self.shared)
+    }
+
+    /// Changes the global lifecycle settings for backups created from now on.
+    pub fn set_lifecycle(&self, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
+        control::set_lifecycle(&self.shared, patch)
+    }
+
+    /// Changes one database's lifecycle override; returns the settings now
+    /// in effect for it.
+    pub fn set_database_lifecycle(&self, db: &str, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
+        control::set_database_lifecycle(&self.shared, db, patch).map(|l| l.effective)
+    }
+
+    /// Caps the backups kept per database (`None`: no cap) and applies the
+    /// cap now; a cap of 0 is refused.
+    pub fn set_retention(&self, cap: Option<usize>) -> Result<(), Error> {
+        control::set_retention(&self.shared, cap).map(drop)
+    }
+
+    /// Re-seeds every database's generator from `seed`, as if the server
+    /// had started with it (ids, outcomes and sizes drawn from now on).
+    pub fn reseed(&self, seed: u64) {
+        // Re-seeding every database cannot fail.
+        let _ = control::reseed(&self.shared, seed, None);
+    }
+
+    /// Gives one database a seed of its own.
+    pub fn reseed_database(&self, db: &str, seed: u64) -> Result<(), Error> {
+        control::reseed(&self.shared, seed, Some(db))
+    }
+
+    /// Stops the server and waits until in-flight requests have finished.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        self.stop.closed().await;
+        if let Some(t) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
