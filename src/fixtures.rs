@@ -362,31 +362,7 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
             return Err(format!("type `{t}` is not this database's (`{}`)", db.db_type));
         }
     }
-    if let Some(file) = &b.archive_file {
-        let Some(base) = base else {
-            return Err("archive_file cannot be used in the embedded fixtures".into());
-        };
-        let full = base.join(file);
-        let len = std::fs::metadata(&full)
-            .map_err(|e| format!("archive_file `{}`: {e}", full.display()))?
-            .len();
-        let given = b.size.or(b.progress.as_ref().and_then(|p| p.size));
-        match given {
-            Some(size) if size != len => {
-                return Err(format!(
-                    "size {size} is not the length of archive_file `{}` ({len} bytes)",
-                    full.display()
-                ))
-            }
-            _ if b.progress.is_some() => {
-                if let Some(p) = &mut b.progress {
-                    p.size = Some(len);
-                }
-            }
-            _ => b.size = Some(len),
-        }
-        b.archive_file = Some(full);
-    }
+    resolve_archive_file(b, base)?;
     let name = b
         .name
         .clone()
@@ -408,6 +384,43 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
         }
         return Ok(());
     }
+    check_status(db, b, &name)
+}
+
+/// Resolves `archive_file` against the fixture's folder and takes the
+/// backup's size from the file (checking a size given too).
+fn resolve_archive_file(b: &mut BackupFixture, base: Option<&Path>) -> Result<(), String> {
+    let Some(file) = &b.archive_file else {
+        return Ok(());
+    };
+    let Some(base) = base else {
+        return Err("archive_file cannot be used in the embedded fixtures".into());
+    };
+    let full = base.join(file);
+    let len = std::fs::metadata(&full)
+        .map_err(|e| format!("archive_file `{}`: {e}", full.display()))?
+        .len();
+    let given = b.size.or(b.progress.as_ref().and_then(|p| p.size));
+    match given {
+        Some(size) if size != len => {
+            return Err(format!(
+                "size {size} is not the length of archive_file `{}` ({len} bytes)",
+                full.display()
+            ))
+        }
+        _ if b.progress.is_some() => {
+            if let Some(p) = &mut b.progress {
+                p.size = Some(len);
+            }
+        }
+        _ => b.size = Some(len),
+    }
+    b.archive_file = Some(full);
+    Ok(())
+}
+
+/// The rules of a backup with a fixed `status`.
+fn check_status(db: &DatabaseFixture, b: &BackupFixture, name: &str) -> Result<(), String> {
     match b.status {
         None => return Err("give a `status`, or a `progress` to make it move on the clock".into()),
         Some(Status::Scheduled) if b.archive_file.is_some() => {
@@ -426,7 +439,7 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
                 return Err("a done backup needs its started_at".into());
             }
             if b.archive_file.is_none() {
-                check_archive_size(db, b, &name, size)?;
+                check_archive_size(db, b, name, size)?;
             }
         }
         Some(status) => {

@@ -375,6 +375,64 @@ struct Inner {
     bulk: Range<u64>,
 }
 
+/// The gzip header, with a comment of `comment` bytes (0: none) that pads
+/// the archive to its exact size.
+fn gzip_prefix(mtime: u64, comment: u64) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity((GZIP_HEADER + comment) as usize);
+    prefix.extend_from_slice(&[0x1F, 0x8B, 0x08]);
+    prefix.push(if comment > 0 { FLG_FCOMMENT } else { 0 });
+    prefix.extend_from_slice(&(mtime as u32).to_le_bytes());
+    prefix.extend_from_slice(&[0x00, 0x03]);
+    if comment > 0 {
+        let chars = (comment - 1) as usize;
+        prefix.extend(COMMENT_TEXT.iter().cycle().take(chars));
+        prefix.push(0);
+    }
+    prefix
+}
+
+/// The CRC32 of the uncompressed stream (tar header, text, filler of
+/// `pattern` over `filler`, newline, zeros up to `stream`), without walking
+/// the filler.
+fn stream_crc(
+    tar_header: &[u8],
+    text: &[u8],
+    pattern: &[u8],
+    filler: Range<u64>,
+    content_end: u64,
+    stream: u64,
+) -> u32 {
+    let (filler_start, filler_end) = (filler.start, filler.end);
+    let mut crc = Hasher::new();
+    crc.update(tar_header);
+    crc.update(text);
+    let mut at = filler_start;
+    if at < filler_end {
+        let offset = (at % BLOCK_PAYLOAD) as usize;
+        let first = (filler_end - at).min(BLOCK_PAYLOAD - offset as u64);
+        crc.update(&pattern[offset..offset + first as usize]);
+        at += first;
+    }
+    let whole = (filler_end - at) / BLOCK_PAYLOAD;
+    if whole > 0 {
+        let mut unit = Hasher::new();
+        unit.update(pattern);
+        crc.combine(&repeated(&unit, whole));
+        at += whole * BLOCK_PAYLOAD;
+    }
+    crc.update(&pattern[..(filler_end - at) as usize]);
+    if content_end > filler_end {
+        crc.update(b"\n");
+    }
+    let mut zeros = stream - content_end;
+    while zeros > 0 {
+        let n = zeros.min(ZEROS.len() as u64);
+        crc.update(&ZEROS[..n as usize]);
+        zeros -= n;
+    }
+    crc.finalize()
+}
+
 impl Archive {
     /// Lays out the archive described by `spec`.
     ///
@@ -386,17 +444,7 @@ impl Archive {
         let text_len = text.len() as u64;
         let lay = layout(spec.size, text_len)?;
 
-        // gzip header and comment padding.
-        let mut prefix = Vec::with_capacity((GZIP_HEADER + lay.comment) as usize);
-        prefix.extend_from_slice(&[0x1F, 0x8B, 0x08]);
-        prefix.push(if lay.comment > 0 { FLG_FCOMMENT } else { 0 });
-        prefix.extend_from_slice(&(spec.mtime as u32).to_le_bytes());
-        prefix.extend_from_slice(&[0x00, 0x03]);
-        if lay.comment > 0 {
-            let chars = (lay.comment - 1) as usize;
-            prefix.extend(COMMENT_TEXT.iter().cycle().take(chars));
-            prefix.push(0);
-        }
+        let prefix = gzip_prefix(spec.mtime, lay.comment);
 
         // Uncompressed regions.
         let text_start = TAR_BLOCK;
@@ -412,35 +460,14 @@ impl Archive {
         let pattern = &block[BLOCK_HEADER as usize..];
         let tar_header = tar_header(&spec.entry_name, lay.content, spec.mtime);
 
-        // CRC32 of the stream, without walking the filler.
-        let mut crc = Hasher::new();
-        crc.update(&tar_header);
-        crc.update(text);
-        let mut at = filler_start;
-        if at < filler_end {
-            let offset = (at % BLOCK_PAYLOAD) as usize;
-            let first = (filler_end - at).min(BLOCK_PAYLOAD - offset as u64);
-            crc.update(&pattern[offset..offset + first as usize]);
-            at += first;
-        }
-        let whole = (filler_end - at) / BLOCK_PAYLOAD;
-        if whole > 0 {
-            let mut unit = Hasher::new();
-            unit.update(pattern);
-            crc.combine(&repeated(&unit, whole));
-            at += whole * BLOCK_PAYLOAD;
-        }
-        crc.update(&pattern[..(filler_end - at) as usize]);
-        if content_end > filler_end {
-            crc.update(b"\n");
-        }
-        let mut zeros = lay.stream - content_end;
-        while zeros > 0 {
-            let n = zeros.min(ZEROS.len() as u64);
-            crc.update(&ZEROS[..n as usize]);
-            zeros -= n;
-        }
-        let crc = crc.finalize();
+        let crc = stream_crc(
+            &tar_header,
+            text,
+            pattern,
+            filler_start..filler_end,
+            content_end,
+            lay.stream,
+        );
         let mut trailer = [0u8; 8];
         trailer[..4].copy_from_slice(&crc.to_le_bytes());
         trailer[4..].copy_from_slice(&(lay.stream as u32).to_le_bytes());

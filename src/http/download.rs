@@ -20,7 +20,7 @@ use crate::download::range::{self, RangeOutcome};
 use crate::download::{archive_spec, token::TokenError};
 use crate::model::Status;
 use crate::shared::Shared;
-use crate::store::Db;
+use crate::store::{ArchiveTarget, Db};
 
 /// 200 `{"download_url": …}` for a done backup, 400 otherwise.
 pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
@@ -156,23 +156,40 @@ pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Pa
     };
     let len = span.end - span.start;
     builder = builder.header(CONTENT_LENGTH, len);
-    let label = format!("{} ({})", target.name, target.backup_id);
     let body = if parts.method == Method::HEAD {
         Body::empty()
-    } else if let Some(path) = &target.file {
+    } else {
+        match archive_body(&target, span, size).await {
+            Ok(body) => body,
+            Err(reply) => return reply,
+        }
+    };
+    builder.body(body).unwrap_or_else(|e| {
+        response::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot build the response: {e}"),
+            None,
+        )
+    })
+}
+
+/// The bytes `span` of the archive of `target` (done, `size` bytes long):
+/// its file, or the generated archive.
+async fn archive_body(target: &ArchiveTarget, span: std::ops::Range<u64>, size: u64) -> Result<Body, Reply> {
+    let label = format!("{} ({})", target.name, target.backup_id);
+    let len = span.end - span.start;
+    if let Some(path) = &target.file {
         match open_at(path, span.start).await {
-            Ok(file) => Body::File(FileStream {
+            Ok(file) => Ok(Body::File(FileStream {
                 file,
                 remaining: len,
                 label,
-            }),
-            Err(e) => {
-                return response::error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot read the archive file of backup {}: {e}", target.backup_id),
-                    Some("archive_unreadable"),
-                )
-            }
+            })),
+            Err(e) => Err(response::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot read the archive file of backup {}: {e}", target.backup_id),
+                Some("archive_unreadable"),
+            )),
         }
     } else {
         let spec = archive_spec(
@@ -184,27 +201,18 @@ pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Pa
             target.created_secs,
         );
         match Archive::new(&spec) {
-            Ok(archive) => Body::Archive(ArchiveStream {
+            Ok(archive) => Ok(Body::Archive(ArchiveStream {
                 chunks: archive.chunks(span),
                 remaining: len,
                 label,
-            }),
-            Err(e) => {
-                return response::error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("cannot build the archive of backup {}: {e}", target.backup_id),
-                    Some("archive_unbuildable"),
-                )
-            }
+            })),
+            Err(e) => Err(response::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot build the archive of backup {}: {e}", target.backup_id),
+                Some("archive_unbuildable"),
+            )),
         }
-    };
-    builder.body(body).unwrap_or_else(|e| {
-        response::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("cannot build the response: {e}"),
-            None,
-        )
-    })
+    }
 }
 
 async fn open_at(path: &std::path::Path, offset: u64) -> std::io::Result<tokio::fs::File> {

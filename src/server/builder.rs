@@ -204,3 +204,21 @@ fn random_token() -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("fake-{hex}")
 }
+
+/// How a [`FakeServer`] is started (here, beside the builder they use).
+impl FakeServer {
+    /// A builder, for fixtures, clock and settings.
+    pub fn builder() -> FakeServerBuilder {
+        FakeServerBuilder::default()
+    }
+
+    /// Starts a fake with the embedded fixtures on the current runtime.
+    pub async fn start() -> FakeServer {
+        Self::builder().start().await
+    }
+
+    /// Starts a fake with the embedded fixtures on a thread of its own.
+    pub fn start_blocking() -> FakeServer {
+        Self::builder().start_blocking()
+    }
+}

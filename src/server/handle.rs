@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::builder::FakeServerBuilder;
 use crate::control;
 use crate::error::Error;
 use crate::lifecycle::{Lifecycle, LifecyclePatch, Outcome};
@@ -70,21 +69,6 @@ impl FakeServer {
             stop,
             thread,
         }
-    }
-
-    /// A builder, for fixtures, clock and settings.
-    pub fn builder() -> FakeServerBuilder {
-        FakeServerBuilder::default()
-    }
-
-    /// Starts a fake with the embedded fixtures on the current runtime.
-    pub async fn start() -> FakeServer {
-        Self::builder().start().await
-    }
-
-    /// Starts a fake with the embedded fixtures on a thread of its own.
-    pub fn start_blocking() -> FakeServer {
-        Self::builder().start_blocking()
     }
 
     /// `http://127.0.0.1:PORT`: the base URL for the code under test.
