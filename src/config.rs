@@ -35,6 +35,12 @@ pub struct Config {
     pub seed: Option<u64>,
     /// A bearer token valid for every database.
     pub token: Option<String>,
+    /// The API tokens `POST /v1/tokens/exchange` accepts; empty: any
+    /// non-empty one.
+    pub api_tokens: Vec<String>,
+    /// How long an exchanged JWT and an addon token stay valid, in real
+    /// (wall-clock) time.
+    pub credential_ttl: Duration,
     /// When `false`, every request is accepted without a token.
     pub auth: bool,
     /// System or manual clock.
@@ -61,6 +67,8 @@ impl Default for Config {
             fixtures: FixtureSource::Embedded,
             seed: None,
             token: None,
+            api_tokens: Vec::new(),
+            credential_ttl: Duration::from_secs(3600),
             auth: true,
             clock: ClockMode::System,
             time_scale: 1.0,
@@ -81,7 +89,11 @@ impl Config {
         if let Err(e) = self.lifecycle.validate() {
             errors.extend(e.into_iter().map(|(f, m)| (f.to_string(), m)));
         }
-        for check in [check_retention(self.retention), check_time_scale(self.time_scale)] {
+        for check in [
+            check_retention(self.retention),
+            check_time_scale(self.time_scale),
+            check_credential_ttl(self.credential_ttl),
+        ] {
             if let Err(Error::Invalid(e)) = check {
                 errors.extend(e.into_iter().map(|e| (e.field, e.message)));
             }
@@ -109,6 +121,17 @@ pub(crate) fn check_retention(cap: Option<usize>) -> Result<(), Error> {
 pub(crate) fn check_time_scale(scale: f64) -> Result<(), Error> {
     if !(scale.is_finite() && scale > 0.0) {
         return Err(Error::invalid("time_scale", format!("must be above 0, got {scale}")));
+    }
+    Ok(())
+}
+
+/// Minted credentials live at least a second, and at most a year.
+pub(crate) fn check_credential_ttl(ttl: Duration) -> Result<(), Error> {
+    if !(Duration::from_secs(1)..=Duration::from_secs(366 * 86_400)).contains(&ttl) {
+        return Err(Error::invalid(
+            "credential_ttl",
+            format!("must be from 1 second to a year, got {} s", ttl.as_secs_f64()),
+        ));
     }
     Ok(())
 }

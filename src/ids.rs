@@ -32,6 +32,27 @@ pub fn random_seed() -> u64 {
     })
 }
 
+/// A fresh 32-byte secret for signing (links, JWTs, addon tokens), made once
+/// per server.
+pub fn random_secret() -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    for chunk in secret.chunks_mut(8) {
+        chunk.copy_from_slice(&random_seed().to_le_bytes());
+    }
+    secret
+}
+
+/// A stable 24-hex id for `name` in `namespace` (an app, a plan…): the same
+/// input gives the same id in every run, shaped like the platform's ids.
+pub fn derived_id(namespace: &str, name: &str) -> String {
+    let fnv = |seed: u64, s: &str| {
+        s.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    };
+    let a = fnv(0xcbf2_9ce4_8422_2325, namespace);
+    let b = fnv(a ^ 0x9e37_79b9_7f4a_7c15, name);
+    format!("{:08x}{:016x}", (a ^ b) as u32, b)
+}
+
 /// A new backup id: 8 hex of the creation time in seconds, then 16 random hex
 /// (24 lowercase hex characters in all).
 pub fn backup_id(rng: &mut DetRng, created_secs: i64) -> String {

@@ -37,6 +37,14 @@ struct Cli {
     #[arg(long, env = "DB_BEARER_TOKEN")]
     token: Option<String>,
 
+    /// API token accepted by POST /v1/tokens/exchange (repeat the flag, or comma-separate in the variable); none given: any non-empty token.
+    #[arg(long = "api-token", env = "SCALINGO_API_TOKEN", value_delimiter = ',')]
+    api_tokens: Vec<String>,
+
+    /// Seconds an exchanged JWT and an addon token stay valid (real time, not the fake's clock).
+    #[arg(long, env = "CREDENTIAL_TTL", default_value_t = Config::default().credential_ttl.as_secs())]
+    credential_ttl: u64,
+
     /// Accept every request without a token (logged loudly at start).
     #[arg(long, env = "NO_AUTH")]
     no_auth: bool,
@@ -124,6 +132,8 @@ fn main() -> ExitCode {
             .map_or(FixtureSource::Embedded, FixtureSource::Path),
         seed: cli.seed,
         token: cli.token.clone(),
+        api_tokens: cli.api_tokens.clone(),
+        credential_ttl: Duration::from_secs(cli.credential_ttl),
         auth: !cli.no_auth,
         clock: cli.clock,
         time_scale: cli.time_scale,
@@ -179,8 +189,17 @@ async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
     }
     if !config.auth {
         tracing::warn!("AUTH IS OFF (--no-auth): every request is accepted without a token");
-    } else if config.token.is_none() {
-        tracing::info!("no global token (--token / DB_BEARER_TOKEN): only the fixtures' tokens are accepted");
+    } else {
+        if config.token.is_none() {
+            tracing::info!(
+                "no global token (--token / DB_BEARER_TOKEN): the fixtures' tokens and addon tokens are accepted"
+            );
+        }
+        if config.api_tokens.is_empty() {
+            tracing::warn!(
+                "ANY non-empty API token is accepted by POST /v1/tokens/exchange (set --api-token / SCALINGO_API_TOKEN to restrict)"
+            );
+        }
     }
     tracing::info!("clock {:?}, time scale {}", config.clock, config.time_scale);
     {

@@ -131,6 +131,109 @@ pub struct DatabaseInfo {
     pub periodic_backups_scheduled_at: Vec<u8>,
 }
 
+/// An addon of an app, as the main API shows it (`GET /v1/apps/:app/addons`):
+/// the fields go-scalingo's `Addon` reads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Addon {
+    /// The addon id: the database's name in database-API paths.
+    pub id: String,
+    /// The app's id.
+    pub app_id: String,
+    /// The resource name (`kibana-3938`).
+    pub resource_id: String,
+    /// Always `running` in the fake.
+    pub status: String,
+    /// The addon's plan.
+    pub plan: Plan,
+    /// The kind of database.
+    pub addon_provider: AddonProvider,
+    /// When the addon was provisioned: the database's creation.
+    pub provisioned_at: Timestamp,
+    /// Always `null` in the fake.
+    pub deprovisioned_at: Option<Timestamp>,
+}
+
+/// An addon plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// A stable id derived from the name.
+    pub id: String,
+    /// `postgresql-starter-512`, …
+    pub name: String,
+    /// `Starter 512`, …
+    pub display_name: String,
+    /// A sentence.
+    pub description: String,
+    /// Order among the provider's plans.
+    pub position: i64,
+    /// Always `false` in the fake.
+    pub on_demand: bool,
+    /// Always `false` in the fake.
+    pub disabled: bool,
+}
+
+/// The provider of an addon: which database it is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddonProvider {
+    /// The database type (`postgresql`, …).
+    pub id: String,
+    /// The name the CLI's `--addon <type>` is matched against (`PostgreSQL`).
+    pub name: String,
+    /// A logo.
+    pub logo_url: String,
+    /// A sentence.
+    pub short_description: String,
+}
+
+impl AddonProvider {
+    /// The provider of a database of `db_type`, named as the platform names it.
+    pub fn of(db_type: &str) -> Self {
+        let name = match db_type {
+            "postgresql" => "PostgreSQL",
+            "mysql" => "MySQL",
+            "mongodb" => "MongoDB",
+            "redis" => "Redis® OSS",
+            "influxdb" => "InfluxDB",
+            "elasticsearch" => "Elasticsearch",
+            "opensearch" => "OpenSearch",
+            other => other,
+        };
+        AddonProvider {
+            id: db_type.to_string(),
+            name: name.to_string(),
+            logo_url: format!("https://scalingo-db-fake.invalid/logos/{db_type}.png"),
+            short_description: format!("{name} database (served by scalingo-db-fake)"),
+        }
+    }
+}
+
+impl Plan {
+    /// The plan named `name` of a `db_type` database.
+    pub fn named(name: &str, db_type: &str) -> Self {
+        let short = name.strip_prefix(db_type).unwrap_or(name).trim_start_matches('-');
+        let display_name = short
+            .split('-')
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        Plan {
+            id: crate::ids::derived_id("plan", name),
+            name: name.to_string(),
+            display_name,
+            description: format!("{name} (a plan of scalingo-db-fake)"),
+            position: 1,
+            on_demand: false,
+            disabled: false,
+        }
+    }
+}
+
 /// `YYYYMMDDHHMMSS_<resource>` for a backup created at `created_at`.
 ///
 /// ```

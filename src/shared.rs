@@ -62,7 +62,13 @@ impl Shared {
             }
         };
         let seed = config.seed.unwrap_or_else(crate::ids::random_seed);
-        let credentials = Credentials::new(config.auth, token.or_else(|| config.token.clone()));
+        let credentials = Credentials::new(
+            config.auth,
+            token.or_else(|| config.token.clone()),
+            config.api_tokens.clone(),
+            config.credential_ttl,
+            crate::ids::random_secret(),
+        );
         for db in &set.databases {
             credentials.add_database_tokens(&db.id, &db.tokens);
         }

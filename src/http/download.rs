@@ -1,12 +1,12 @@
 //! The archive link (`GET …/backups/:id/archive`) and the download it points
 //! to (`GET`/`HEAD …/backups/:id/download?token=…`).
 //!
-//! The link's host is the one the client used (`Host`, or
-//! `X-Forwarded-Proto`/`X-Forwarded-Host`), unless a public URL is set. The
-//! download needs no `Authorization`: its token is the credential.
+//! The link's host is the one the client used (see
+//! [`super::request::public_base`]). The download needs no `Authorization`:
+//! its token is the credential.
 
 use hyper::header::{
-    HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HOST, IF_RANGE,
+    HeaderValue, ACCEPT_RANGES, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE,
     RANGE,
 };
 use hyper::http::request::Parts;
@@ -14,6 +14,7 @@ use hyper::{Method, Response, StatusCode};
 use serde_json::json;
 
 use super::body::{ArchiveStream, Body, FileStream};
+use super::request::public_base;
 use super::response::{self, Reply};
 use crate::download::archive::Archive;
 use crate::download::range::{self, RangeOutcome};
@@ -34,7 +35,7 @@ pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backu
     let ttl = shared.download_ttl.as_secs().min(i64::MAX as u64) as i64;
     let expires = now.div_euclid(1000).saturating_add(ttl);
     let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
-    let base = shared.public_url.clone().unwrap_or_else(|| base_url(parts));
+    let base = public_base(shared, parts);
     let url = format!(
         "{}/api/databases/{db_in_path}/backups/{}/download?token={token}",
         base.trim_end_matches('/'),
@@ -53,31 +54,6 @@ fn not_done(id: &str, status: Status) -> Reply {
         ),
         Some("backup_not_done"),
     )
-}
-
-/// `scheme://host` as the client sees this server.
-fn base_url(parts: &Parts) -> String {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let proto = header("x-forwarded-proto")
-        .filter(|p| p.eq_ignore_ascii_case("http") || p.eq_ignore_ascii_case("https"))
-        .unwrap_or("http");
-    let host = header("x-forwarded-host")
-        .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'?' && b != b'#')
-        })
-        .unwrap_or("localhost");
-    format!("{}://{host}", proto.to_ascii_lowercase())
 }
 
 /// The token of `?token=…`, if any.

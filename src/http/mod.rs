@@ -5,6 +5,7 @@
 //! - [`api`]: the database API (backups, database settings);
 //! - [`download`]: archive links and archive bytes;
 //! - [`control`]: the `/_fake` control API, adapters over [`crate::control`];
+//! - [`platform`]: the `/v1` auth and addon routes the real clients call first;
 //! - [`request`]: reading bodies and credentials;
 //! - [`response`] and [`body`]: JSON and error shapes, streamed bodies.
 
@@ -17,6 +18,7 @@ pub mod api;
 pub mod body;
 pub mod control;
 pub mod download;
+pub mod platform;
 pub mod request;
 pub mod response;
 pub mod routes;
@@ -68,6 +70,7 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> (Reply, &'static s
         Plane::Api => api::handle(shared, op, p, &parts, body).await,
         Plane::Download => download::download(shared, p.db, p.backup, &parts).await,
         Plane::Control => control::handle(shared, op, p, &parts, body).await,
+        Plane::Platform => platform::handle(shared, op, p, &parts, body).await,
     };
     (reply, op.name())
 }

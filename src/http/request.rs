@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HOST};
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
@@ -19,7 +19,7 @@ pub(crate) fn authorize(shared: &Shared, parts: &Parts, target: Option<&str>) ->
     let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
     match shared.credentials.check(header, target) {
         Decision::Allow => Ok(()),
-        Decision::Unauthorized(why) => Err(response::error(StatusCode::UNAUTHORIZED, why, None)),
+        Decision::Unauthorized(why) => Err(response::error(StatusCode::UNAUTHORIZED, &why, None)),
         Decision::Forbidden => Err(response::error(
             StatusCode::FORBIDDEN,
             "this token does not give access to this database",
@@ -81,3 +81,40 @@ pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) ->
         )),
     }
 }
+
+/// The fake's base URL as the client sees it: the public URL when one is
+/// set, else the scheme and host the client used (`Host`, or
+/// `X-Forwarded-Proto`/`X-Forwarded-Host` when present), so links work from
+/// the host and from inside a compose network alike.
+pub(crate) fn public_base(shared: &Shared, parts: &Parts) -> String {
+    match &shared.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => base_url(parts),
+    }
+}
+
+/// `scheme://host` as the client sees this server, from its headers.
+fn base_url(parts: &Parts) -> String {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let proto = header("x-forwarded-proto")
+        .filter(|p| p.eq_ignore_ascii_case("http") || p.eq_ignore_ascii_case("https"))
+        .unwrap_or("http");
+    let host = header("x-forwarded-host")
+        .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'?' && b != b'#')
+        })
+        .unwrap_or("localhost");
+    format!("{}://{host}", proto.to_ascii_lowercase())
+}
+

@@ -21,6 +21,9 @@ pub(crate) enum Plane {
     Download,
     /// `/_fake`: the fake's own plane, unauthenticated.
     Control,
+    /// `/v1`: the auth and main APIs the real clients call first (token
+    /// exchange with Basic auth, then JWT bearer).
+    Platform,
 }
 
 /// An operation of the fake: one route and one method.
@@ -47,6 +50,12 @@ pub(crate) enum Op {
     SetSeed,
     CompleteBackup,
     FailBackup,
+    ExchangeToken,
+    ShowSelf,
+    ListRegions,
+    ListAddons,
+    ShowAddon,
+    CreateAddonToken,
 }
 
 impl Op {
@@ -74,6 +83,12 @@ impl Op {
             Op::SetSeed => "fake.seed.set",
             Op::CompleteBackup => "fake.backups.complete",
             Op::FailBackup => "fake.backups.fail",
+            Op::ExchangeToken => "tokens.exchange",
+            Op::ShowSelf => "users.self",
+            Op::ListRegions => "regions.list",
+            Op::ListAddons => "addons.list",
+            Op::ShowAddon => "addons.show",
+            Op::CreateAddonToken => "addons.token",
         }
     }
 }
@@ -157,13 +172,21 @@ pub(crate) static ROUTES: &[Route] = &[
         &[(Method::POST, CompleteBackup)],
     ),
     route("/_fake/backups/:backup/fail", Control, &[(Method::POST, FailBackup)]),
+    route("/v1/tokens/exchange", Platform, &[(Method::POST, ExchangeToken)]),
+    route("/v1/users/self", Platform, &[(Method::GET, ShowSelf)]),
+    route("/v1/regions", Platform, &[(Method::GET, ListRegions)]),
+    route("/v1/apps/:app/addons", Platform, &[(Method::GET, ListAddons)]),
+    route("/v1/apps/:app/addons/:addon", Platform, &[(Method::GET, ShowAddon)]),
+    route("/v1/apps/:app/addons/:addon/token", Platform, &[(Method::POST, CreateAddonToken)]),
 ];
 
 /// The ids a path carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Params<'a> {
-    /// `:db`: an addon id or a database id.
+    /// `:db` or `:addon`: an addon id (or, in the database API, a database id).
     pub db: &'a str,
+    /// `:app`: an app name.
+    pub app: &'a str,
     /// `:backup`: a backup id.
     pub backup: &'a str,
 }
@@ -210,6 +233,7 @@ enum Segment {
     Literal(&'static str),
     Db,
     Backup,
+    App,
 }
 
 /// The templates, split once.
@@ -222,7 +246,8 @@ static COMPILED: LazyLock<Vec<(Vec<Segment>, &'static Route)>> = LazyLock::new(|
                 .split('/')
                 .skip(1)
                 .map(|s| match s {
-                    ":db" => Segment::Db,
+                    ":db" | ":addon" => Segment::Db,
+                    ":app" => Segment::App,
                     ":backup" => Segment::Backup,
                     other => Segment::Literal(other),
                 })
@@ -260,6 +285,7 @@ pub(crate) fn find(path: &str) -> Option<Matched<'_>> {
                 Segment::Literal(_) => continue 'routes,
                 Segment::Db => params.db = s,
                 Segment::Backup => params.backup = s,
+                Segment::App => params.app = s,
             }
         }
         return Some(Matched { route, params });
@@ -278,7 +304,7 @@ mod tests {
 
     #[test]
     fn api_paths_name_their_operation_and_ids() {
-        let p = |db, backup| Params { db, backup };
+        let p = |db, backup| Params { db, backup, app: "" };
         assert_eq!(
             op_of("/api/databases/my-db-123/backups", Method::GET),
             Some((ListBackups, p("my-db-123", "")))

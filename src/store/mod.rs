@@ -142,6 +142,11 @@ impl Store {
         cells.into_iter().map(|c| self.handle(c)).collect()
     }
 
+    /// The databases of `app`, as its addons, in order.
+    pub fn addons_of_app(&self, app: &str) -> Vec<Db<'_>> {
+        self.databases().into_iter().filter(|db| db.cell.read().meta.app == app).collect()
+    }
+
     /// Now, on the fake's clock (milliseconds since the Unix epoch).
     pub fn now(&self) -> i64 {
         self.clock.now()
@@ -261,6 +266,16 @@ impl Db<'_> {
     /// The addon id (the database's name in paths).
     pub fn addon_id(&self) -> String {
         self.cell.read().meta.addon_id.clone()
+    }
+
+    /// The app the database belongs to.
+    pub fn app(&self) -> String {
+        self.cell.read().meta.app.clone()
+    }
+
+    /// The database as an addon of its app.
+    pub fn addon(&self) -> crate::model::Addon {
+        self.cell.read().meta.addon()
     }
 
     /// The database object, as `GET /api/databases/:db` shows it.

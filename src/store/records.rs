@@ -210,6 +210,23 @@ impl DatabaseMeta {
     }
 }
 
+impl DatabaseMeta {
+    /// The addon this database is, as the main API shows it.
+    pub fn addon(&self) -> crate::model::Addon {
+        use crate::model::{Addon, AddonProvider, Plan};
+        Addon {
+            id: self.addon_id.clone(),
+            app_id: crate::ids::derived_id("app", &self.app),
+            resource_id: self.resource_name.clone(),
+            status: "running".into(),
+            plan: Plan::named(&self.plan, &self.db_type),
+            addon_provider: AddonProvider::of(&self.db_type),
+            provisioned_at: self.created_at.clone(),
+            deprovisioned_at: None,
+        }
+    }
+}
+
 /// The engine version a database of `db_type` shows when its fixture names none.
 pub(crate) fn default_version(db_type: &str) -> &'static str {
     match db_type {
