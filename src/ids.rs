@@ -46,7 +46,8 @@ pub fn random_secret() -> [u8; 32] {
 /// input gives the same id in every run, shaped like the platform's ids.
 pub fn derived_id(namespace: &str, name: &str) -> String {
     let fnv = |seed: u64, s: &str| {
-        s.bytes().fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+        s.bytes()
+            .fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     };
     let a = fnv(0xcbf2_9ce4_8422_2325, namespace);
     let b = fnv(a ^ 0x9e37_79b9_7f4a_7c15, name);

@@ -224,7 +224,6 @@ fn basic_password(header: Option<&[u8]>) -> Result<String, String> {
     Ok(password.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,7 +262,10 @@ mod tests {
         assert!(only.exchange(Some(basic(":tk-good").as_bytes())).is_ok());
         assert!(only.exchange(Some(basic(":tk-bad").as_bytes())).is_err());
         let other = Credentials::new(true, None, Vec::new(), Duration::from_secs(60), [8; 32]);
-        assert!(other.check_jwt(Some(bearer.as_bytes())).is_err(), "signed by another server");
+        assert!(
+            other.check_jwt(Some(bearer.as_bytes())).is_err(),
+            "signed by another server"
+        );
     }
 
     #[test]

@@ -117,4 +117,3 @@ fn base_url(parts: &Parts) -> String {
         .unwrap_or("localhost");
     format!("{}://{host}", proto.to_ascii_lowercase())
 }
-

@@ -177,7 +177,11 @@ pub(crate) static ROUTES: &[Route] = &[
     route("/v1/regions", Platform, &[(Method::GET, ListRegions)]),
     route("/v1/apps/:app/addons", Platform, &[(Method::GET, ListAddons)]),
     route("/v1/apps/:app/addons/:addon", Platform, &[(Method::GET, ShowAddon)]),
-    route("/v1/apps/:app/addons/:addon/token", Platform, &[(Method::POST, CreateAddonToken)]),
+    route(
+        "/v1/apps/:app/addons/:addon/token",
+        Platform,
+        &[(Method::POST, CreateAddonToken)],
+    ),
 ];
 
 /// The ids a path carries.

@@ -111,6 +111,29 @@ impl FakeServerBuilder {
         self
     }
 
+    /// Accepts only `token` (call again for more) at `POST /v1/tokens/exchange`
+    /// (by default any non-empty API token is accepted).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().api_token("tk-us-test").start().await;
+    /// # drop(fake);
+    /// # }
+    /// ```
+    pub fn api_token(mut self, token: impl Into<String>) -> Self {
+        self.config.api_tokens.push(token.into());
+        self
+    }
+
+    /// How long exchanged JWTs and addon tokens stay valid, in real time
+    /// (default one hour; at least a second).
+    pub fn credential_ttl(mut self, ttl: Duration) -> Self {
+        self.config.credential_ttl = ttl;
+        self
+    }
+
     /// Accepts every request without a token.
     pub fn no_auth(mut self) -> Self {
         self.config.auth = false;

@@ -144,7 +144,10 @@ impl Store {
 
     /// The databases of `app`, as its addons, in order.
     pub fn addons_of_app(&self, app: &str) -> Vec<Db<'_>> {
-        self.databases().into_iter().filter(|db| db.cell.read().meta.app == app).collect()
+        self.databases()
+            .into_iter()
+            .filter(|db| db.cell.read().meta.app == app)
+            .collect()
     }
 
     /// Now, on the fake's clock (milliseconds since the Unix epoch).
