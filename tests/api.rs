@@ -3,10 +3,10 @@
 //! start and stop. Each test is one behaviour of the spec, named after it.
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::Resp;
+use common::fake::Api;
+use common::{raw_request, Framing, Resp};
 use hyper::Method;
 use scalingo_db_fake::FakeServer;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
@@ -86,12 +86,7 @@ const BACKUP_FIELDS: [&str; 9] = [
 
 /// A fake on a manual clock at [`T0`], with a fixed seed.
 async fn fake() -> FakeServer {
-    FakeServer::builder()
-        .manual_clock()
-        .clock_start_millis(T0)
-        .seed(1)
-        .start()
-        .await
+    common::fake::manual(T0, 1).start().await
 }
 
 fn url(fake: &FakeServer, path: &str) -> String {
@@ -215,14 +210,14 @@ fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Creates a backup of [`DB`] with the fake's token.
 async fn create(fake: &FakeServer) -> Resp {
-    common::post(&url(fake, &format!("/api/databases/{DB}/backups")), fake.token(), "{}").await
+    Api::of(fake).create_backup(DB).await
 }
 
+/// The list of [`DB`]'s backups, as the whole JSON response.
 async fn list(fake: &FakeServer) -> Value {
-    let r = common::get(&url(fake, &format!("/api/databases/{DB}/backups")), fake.token()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
+    Api::of(fake).list(DB).await.json()
 }
 
 fn ids_of(list: &Value) -> Vec<String> {
@@ -420,21 +415,17 @@ async fn a_created_backup_progresses_with_the_clock() {
     let fake = fake().await;
     let r = create(&fake).await;
     let id = r.json()["database_backup"]["id"].as_str().unwrap().to_string();
-    let show = |fake: &FakeServer| {
-        let u = url(fake, &format!("/api/backups/{id}"));
-        let t = fake.token().to_string();
-        async move { common::get(&u, &t).await.json()["database_backup"].clone() }
-    };
+    let api = Api::of(&fake);
     // Default phases: 2 s scheduled, no pending, 5 s running.
     fake.advance(Duration::from_secs(3));
-    let running = show(&fake).await;
+    let running = api.show_backup(&id).await;
     assert_eq!(running["status"], "running", "{running}");
     assert_eq!(running["size"], 0);
     let started = running["started_at"].as_str().expect("started_at is set once started");
     let started = chrono::DateTime::parse_from_rfc3339(started).unwrap();
     assert_eq!(started.timestamp_millis(), T0 + 2_000);
     fake.advance(Duration::from_secs(10));
-    let done = show(&fake).await;
+    let done = api.show_backup(&id).await;
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["size"].as_u64().is_some_and(|n| n > 0), "{done}");
     assert_eq!(done["started_at"], running["started_at"]);
@@ -1012,35 +1003,6 @@ async fn a_body_just_under_the_limit_is_read() {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Framing {
-    Length,
-    Chunked,
-}
-
-fn raw_request(method: &Method, path: &str, addr: SocketAddr, token: &str, framing: Framing, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-    )
-    .into_bytes();
-    match framing {
-        Framing::Length => {
-            out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-            out.extend_from_slice(body);
-        }
-        Framing::Chunked => {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-            for chunk in body.chunks(64 * 1024) {
-                out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                out.extend_from_slice(chunk);
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b"0\r\n\r\n");
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn broken_json_is_400_with_error_and_code() {
     let fake = fake().await;
@@ -1089,11 +1051,7 @@ async fn a_json_body_that_is_not_an_object_is_400() {
 #[tokio::test]
 async fn a_done_backup_gets_a_download_url_on_this_host() {
     let fake = fake().await;
-    let r = common::get(
-        &url(&fake, &format!("/api/databases/{DB}/backups/{SEED_DONE}/archive")),
-        fake.token(),
-    )
-    .await;
+    let r = Api::of(&fake).archive_link(DB, SEED_DONE, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
     let link = r.json()["download_url"].as_str().expect("download_url").to_string();
@@ -1114,11 +1072,7 @@ async fn a_backup_that_is_not_done_gets_400_for_its_archive() {
         .unwrap()
         .to_string();
     for id in [SEED_PENDING, SEED_ERROR, created.as_str()] {
-        let r = common::get(
-            &url(&fake, &format!("/api/databases/{DB}/backups/{id}/archive")),
-            fake.token(),
-        )
-        .await;
+        let r = Api::of(&fake).archive_link(DB, id, &[]).await;
         assert_json_error(&r, 400, id);
         error_code(&r);
     }
@@ -1363,12 +1317,8 @@ async fn two_fakes_are_isolated() {
 async fn one_connection_serves_several_requests_errors_included() {
     use http_body_util::{BodyExt, Full};
     let fake = fake().await;
-    let stream = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
     let host = fake.address().to_string();
+    let mut sender = common::connect(&host).await;
     let mut statuses = Vec::new();
     for (method, path) in [
         (Method::GET, "/api/databases/my-db-123/backups"),

@@ -5,80 +5,42 @@ mod common;
 
 use std::time::Duration;
 
+use common::fake::{advance_clock, lifecycle, Api, JAN_1_2024};
 use proptest::prelude::*;
-use scalingo_db_fake::{FakeServer, Lifecycle, LifecyclePatch, Status};
+use scalingo_db_fake::{FakeServer, FakeServerBuilder, Lifecycle, LifecyclePatch, Status};
 use serde_json::Value;
 
-/// 2024-01-01T00:00:00Z.
-const JAN_1_2024: i64 = 1_704_067_200_000;
-
-fn lifecycle(scheduled: f64, pending: f64, running: f64, failure_rate: f64) -> Lifecycle {
-    Lifecycle {
-        scheduled_secs: scheduled,
-        pending_secs: pending,
-        running_secs: running,
-        failure_rate,
-        size_min: 10_000,
-        size_max: 20_000,
-    }
-}
-
-fn manual(life: Lifecycle) -> scalingo_db_fake::FakeServerBuilder {
-    FakeServer::builder()
-        .manual_clock()
-        .clock_start_millis(JAN_1_2024)
-        .seed(42)
-        .lifecycle(life)
-}
-
-async fn advance(fake: &FakeServer, secs: f64) -> common::Resp {
-    let r = common::send(
-        hyper::Method::POST,
-        &format!("{}/_fake/clock", fake.url()),
-        &[("content-type", "application/json")],
-        Some(format!("{{\"advance_secs\": {secs}}}").as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r
-}
-
-async fn show(fake: &FakeServer, id: &str) -> Value {
-    let r = common::get(&format!("{}/api/backups/{id}", fake.url()), fake.token()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["database_backup"].clone()
+/// A fake on a manual clock at 2024-01-01T00:00:00Z, seed 42, with `life`.
+fn manual(life: Lifecycle) -> FakeServerBuilder {
+    common::fake::manual(JAN_1_2024, 42).lifecycle(life)
 }
 
 #[tokio::test]
 async fn a_backup_goes_scheduled_then_pending_then_running_then_done_as_the_clock_advances() {
     let fake = manual(lifecycle(2.0, 1.0, 5.0, 0.0)).start().await;
-    let r = common::post(
-        &format!("{}/api/databases/my-db-123/backups", fake.url()),
-        fake.token(),
-        "{}",
-    )
-    .await;
+    let api = Api::of(&fake);
+    let r = api.create_backup("my-db-123").await;
     assert_eq!(r.status, 201);
     let id = r.json()["database_backup"]["id"].as_str().unwrap().to_string();
 
-    let b = show(&fake, &id).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(
         (b["status"].as_str(), &b["size"], &b["started_at"]),
         (Some("scheduled"), &Value::Null, &Value::Null)
     );
 
-    advance(&fake, 2.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 2.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(b["status"], "pending");
     assert_eq!(b["size"], 0);
     assert_eq!(b["started_at"], "2024-01-01T00:00:02.000+00:00");
 
-    advance(&fake, 1.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 1.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!((b["status"].as_str(), b["size"].as_u64()), (Some("running"), Some(0)));
 
-    advance(&fake, 5.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 5.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(b["status"], "done");
     let size = b["size"].as_u64().unwrap();
     assert!(
@@ -95,14 +57,14 @@ async fn a_backup_goes_scheduled_then_pending_then_running_then_done_as_the_cloc
 async fn a_backup_drawn_to_fail_ends_in_error_with_size_zero() {
     let fake = manual(lifecycle(1.0, 0.0, 1.0, 1.0)).start().await;
     let b = fake.create_backup("my-db-123").unwrap();
-    advance(&fake, 1.0).await;
+    advance_clock(&fake.url(), 1.0).await;
     assert_eq!(
         fake.backup(&b.id).unwrap().status,
         Status::Running,
         "a zero pending phase is skipped"
     );
-    advance(&fake, 1.0).await;
-    let b = show(&fake, &b.id).await;
+    advance_clock(&fake.url(), 1.0).await;
+    let b = Api::of(&fake).show_backup(&b.id).await;
     assert_eq!((b["status"].as_str(), b["size"].as_u64()), (Some("error"), Some(0)));
 }
 
@@ -161,9 +123,8 @@ async fn three_simulated_days_with_two_scheduled_hours_give_six_periodic_backups
         .fixtures_json(PERIODIC_DB)
         .start()
         .await;
-    advance(&fake, 3.0 * 86_400.0).await;
-    let r = common::get(&format!("{}/api/databases/nightly/backups", fake.url()), fake.token()).await;
-    let list = r.json()["database_backups"].as_array().unwrap().clone();
+    advance_clock(&fake.url(), 3.0 * 86_400.0).await;
+    let list = Api::of(&fake).list_backups("nightly").await;
     let names: Vec<&str> = list.iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -334,7 +295,7 @@ async fn lifecycle_settings_are_read_and_changed_at_run_time() {
     let url = format!("{}/_fake/lifecycle", fake.url());
     let r = common::send(hyper::Method::GET, &url, &[], None).await;
     assert_eq!(r.json()["scheduled_secs"], 2.0);
-    let r = common::put(&url, r#"{"running_secs": 60, "failure_rate": 1.0}"#).await;
+    let r = common::control_put(&url, r#"{"running_secs": 60, "failure_rate": 1.0}"#).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         (r.json()["running_secs"].as_f64(), r.json()["scheduled_secs"].as_f64()),
@@ -355,13 +316,13 @@ async fn lifecycle_settings_are_read_and_changed_at_run_time() {
         r#"{"size_min": 10}"#,
         r#"{"nope": 1}"#,
     ] {
-        let r = common::put(&url, bad).await;
+        let r = common::control_put(&url, bad).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text());
     }
     assert_eq!(fake.lifecycle().failure_rate, 1.0, "refused changes change nothing");
 
     // Per database: an override on top of the global settings.
-    let r = common::put(
+    let r = common::control_put(
         &format!("{}/_fake/databases/my-db-123/lifecycle", fake.url()),
         r#"{"failure_rate": 0.0}"#,
     )
@@ -447,7 +408,7 @@ async fn retention_is_set_over_http_and_trims_at_once() {
     }
     fake.advance(Duration::from_secs(1));
     assert_eq!(fake.backups("my-db-123").unwrap().len(), 7);
-    let r = common::put(&url, r#"{"max_backups_per_database": 2}"#).await;
+    let r = common::control_put(&url, r#"{"max_backups_per_database": 2}"#).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let left = fake.backups("my-db-123").unwrap();
     assert_eq!(left.len(), 2, "trimmed without waiting for the next backup");
@@ -465,9 +426,9 @@ async fn retention_is_set_over_http_and_trims_at_once() {
         r#"{"max_backups_per_database": "2"}"#,
         r#"{}"#,
     ] {
-        assert_eq!(common::put(&url, bad).await.status, 422, "{bad}");
+        assert_eq!(common::control_put(&url, bad).await.status, 422, "{bad}");
     }
-    let r = common::put(&url, r#"{"max_backups_per_database": null}"#).await;
+    let r = common::control_put(&url, r#"{"max_backups_per_database": null}"#).await;
     assert_eq!(r.json()["max_backups_per_database"], Value::Null);
 }
 
@@ -504,14 +465,14 @@ async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
 
     let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(1).start().await;
     fake.create_backup("my-db-123").unwrap();
-    let r = common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": 99}"#).await;
+    let r = common::control_put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": 99}"#).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(fake.seed(), 99);
     let got: Vec<String> = (0..5).map(|_| fake.create_backup("my-db-123").unwrap().id).collect();
     assert_eq!(got, expected);
 
     // One database's own seed leaves the others alone.
-    let r = common::put(
+    let r = common::control_put(
         &format!("{}/_fake/seed", fake.url()),
         r#"{"seed": 5, "database": "my-db-123"}"#,
     )
@@ -536,14 +497,14 @@ async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
     assert_ne!(mysql.id, a);
     assert_eq!(fake.backup(&mysql.id).unwrap().database_id, "60a3c5e14ffb0912c7d8e4f1");
     assert_eq!(fake.backup(&a).unwrap().database_id, "597601234ffb097af4f3099b");
-    let r = common::put(
+    let r = common::control_put(
         &format!("{}/_fake/seed", fake.url()),
         r#"{"seed": 5, "database": "nope"}"#,
     )
     .await;
     assert_eq!(r.status, 404);
     assert_eq!(
-        common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": -1}"#)
+        common::control_put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": -1}"#)
             .await
             .status,
         422
@@ -554,8 +515,8 @@ async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
 async fn the_list_shows_each_status_change_the_moment_it_happens() {
     let fake = manual(lifecycle(10.0, 0.0, 10.0, 0.0)).start().await;
     let b = fake.create_backup("my-db-123").unwrap();
-    let list_url = format!("{}/api/databases/my-db-123/backups", fake.url());
-    let first = || async { common::get(&list_url, fake.token()).await.json()["database_backups"][0].clone() };
+    let api = Api::of(&fake);
+    let first = || async { api.list_backups("my-db-123").await[0].clone() };
     assert_eq!(first().await["status"], "scheduled");
     fake.advance(Duration::from_millis(9_999));
     assert_eq!(first().await["status"], "scheduled");
@@ -564,13 +525,7 @@ async fn the_list_shows_each_status_change_the_moment_it_happens() {
     fake.fail_backup(&b.id).unwrap();
     assert_eq!(first().await["status"], "error", "a forced outcome shows at once");
     fake.create_backup("my-db-123").unwrap();
-    assert_eq!(
-        common::get(&list_url, fake.token()).await.json()["database_backups"]
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
+    assert_eq!(api.list_backups("my-db-123").await.len(), 5);
 }
 
 #[tokio::test]
@@ -580,13 +535,11 @@ async fn the_clock_stops_at_year_9999_and_nothing_breaks_on_the_way() {
         .start()
         .await;
     for _ in 0..10 {
-        advance(&fake, 9.9e11).await;
+        advance_clock(&fake.url(), 9.9e11).await;
     }
-    let r = common::send(hyper::Method::GET, &format!("{}/_fake/clock", fake.url()), &[], None).await;
+    let r = common::control_get(&format!("{}/_fake/clock", fake.url())).await;
     assert_eq!(r.json()["now"], "9999-12-31T23:59:59.999+00:00");
-    let r = common::get(&format!("{}/api/databases/nightly/backups", fake.url()), fake.token()).await;
-    assert_eq!(r.status, 200);
-    let list = r.json()["database_backups"].as_array().unwrap().clone();
+    let list = Api::of(&fake).list_backups("nightly").await;
     assert!(!list.is_empty() && list.len() <= 801, "{}", list.len());
     assert_eq!(list[0]["name"], "99991231130000_nightly-42");
     let created = fake.create_backup("nightly").unwrap();
