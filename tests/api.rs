@@ -1,6 +1,6 @@
-//! The database API (spec §2 and §3), black-box over a real loopback socket:
-//! every route, every error shape, authentication, and the in-process handle's
-//! start and stop. Each test is one behaviour of the spec, named after it.
+//! The database API, black-box over a real loopback socket: every route,
+//! every error shape, authentication, and the in-process handle's start and
+//! stop. Each test is one behaviour, named after it.
 mod common;
 
 use std::time::Duration;
@@ -67,7 +67,8 @@ const SEED_LIST: &str = r#"{
 ]
 }"#;
 
-/// The fields of a backup, in the spec's order.
+/// The fields of a backup, in the order Scalingo's API gives them (the
+/// README lists them in this order too).
 const BACKUP_FIELDS: [&str; 9] = [
     "id",
     "created_at",
@@ -263,7 +264,7 @@ async fn the_list_gives_the_seed_backups_in_the_seed_order_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn backup_fields_come_in_the_spec_order_in_the_raw_text() {
+async fn backup_fields_come_in_the_documented_order_in_the_raw_text() {
     let fake = fake().await;
     assert_eq!(create(&fake).await.status, 201);
     let r = common::get(&url(&fake, "/api/databases/my-db-123/backups"), fake.token()).await;
@@ -1045,7 +1046,7 @@ async fn a_json_body_that_is_not_an_object_is_400() {
 }
 
 // ---------------------------------------------------------------------------
-// Archive links (the route of §2 that answers 400 for a backup not done)
+// Archive links (a backup not yet done has none: 400)
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
@@ -1083,7 +1084,7 @@ async fn a_backup_that_is_not_done_gets_400_for_its_archive() {
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn every_error_response_is_json_in_its_spec_shape() {
+async fn every_error_response_is_json_in_its_documented_shape() {
     let fake = fake().await;
     let token = bearer(fake.token());
     let shop = bearer(SHOP_TOKEN);

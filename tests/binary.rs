@@ -1,6 +1,6 @@
-//! The binary as a user runs it (spec §9): flags, the `listening` line, one
-//! log line per request, clear failures, graceful stop, and a system clock
-//! that moves backups on its own.
+//! The binary as a user runs it: flags, the `listening` line, one log line
+//! per request, clear failures, graceful stop, and a system clock that moves
+//! backups on its own.
 mod common;
 
 use std::process::Stdio;

@@ -1,5 +1,5 @@
-//! Downloads (spec §5): pre-signed expiring links, valid `.tar.gz` bodies of
-//! exactly `size` bytes, identical on every download, with ranges and `HEAD`.
+//! Downloads: pre-signed expiring links, valid `.tar.gz` bodies of exactly
+//! `size` bytes, identical on every download, with ranges and `HEAD`.
 mod common;
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Streaming a huge archive (spec §5): constant memory, clients that hang up
+//! Streaming a huge archive: constant memory, clients that hang up
 //! mid-stream cost nothing, and a graceful stop lets a download finish.
 //! (Its own test binary, so memory readings see no other test's traffic.)
 mod common;

@@ -1,4 +1,4 @@
-//! Fixture files through the public API (spec §8): a bad file fails with its
+//! Fixture files through the public API: a bad file fails with its
 //! path, the line and column of what is wrong and a clear message; a folder
 //! loads whole or not at all; the embedded set holds the seed's database; and
 //! fixture backups can move on the clock or be served from a real file.

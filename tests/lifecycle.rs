@@ -1,6 +1,6 @@
-//! Simulated time (spec §6): backups progress on the clock, fail at the
-//! configured rate, appear on their schedule, and are capped by retention —
-//! with no test ever sleeping, except the one that watches the system clock.
+//! Simulated time: backups progress on the clock, fail at the configured
+//! rate, appear on their schedule, and are capped by retention — with no test
+//! ever sleeping.
 mod common;
 
 use std::time::Duration;
