@@ -12,14 +12,17 @@ use scalingo_db_fake::FakeServer;
 
 const SEED_DONE: &str = "5b8b36104ffb090be1ac3ce1"; // 17 484 513 608 bytes
 
-/// Resident memory of this process, in KiB.
+/// Resident memory of this process, in KiB. Fails the test where it cannot
+/// be read: a reading of zero would let any growth pass.
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_else(|e| panic!("this test measures memory in /proc/self/status, which cannot be read: {e}"));
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+        .filter(|&kib| kib > 0)
+        .unwrap_or_else(|| panic!("no VmRSS reading in /proc/self/status:\n{status}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
