@@ -11,12 +11,23 @@ use common::fake::Api;
 
 #[test]
 fn it_prints_exactly_one_listening_line_with_the_port_it_took() {
-    let r = start(&[]);
+    let mut r = start(&[]);
     let rest = r
         .url
         .strip_prefix("http://127.0.0.1:")
         .expect("listening http://ADDR:PORT");
     assert!(rest.parse::<u16>().unwrap() > 0);
+    // One answered request first: the binary prints its `listening` line a
+    // moment before it handles SIGTERM, and a SIGTERM sent in between kills
+    // it outright.
+    assert_eq!(common::blocking_get(r.address(), "/_fake/health", "").status, 200);
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let more = r.rest_of_stdout();
+    assert!(
+        !more.lines().any(|l| l.starts_with("listening")),
+        "a second listening line: {more:?}"
+    );
 }
 
 #[tokio::test]
@@ -178,6 +189,11 @@ async fn a_seed_and_a_clock_start_make_runs_repeatable_to_the_id() {
         let b = Api::at(&r.url, "").create_backup("my-db-123").await.json();
         ids.push((b["database_backup"]["id"].clone(), b["database_backup"]["name"].clone()));
     }
+    assert!(
+        ids[0].0.as_str().is_some_and(|id| id.len() == 24),
+        "a backup id: {:?}",
+        ids[0]
+    );
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0].1, "20240101000000_kibana-3938");
 }

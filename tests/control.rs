@@ -223,14 +223,31 @@ async fn fail_makes_a_backup_error_now_with_size_zero() {
 
 #[tokio::test]
 async fn a_forced_outcome_stays_whatever_the_clock_does() {
+    // 100 s scheduled, 100 s running, never failing: left alone, both
+    // backups would be `scheduled` after 1 s and `done` after 1000 s.
     let fake = manual(lifecycle(100.0, 0.0, 100.0, 0.0)).start().await;
     let a = fake.create_backup(DB).unwrap();
     let b = fake.create_backup(DB).unwrap();
     assert_eq!(force(&fake, &a.id, "complete").await.status, 200);
     assert_eq!(force(&fake, &b.id, "fail").await.status, 200);
+    fake.advance(Duration::from_secs(1));
+    assert_eq!(
+        fake.backup(&a.id).unwrap().status,
+        Status::Done,
+        "kept while it would still be scheduled"
+    );
+    assert_eq!(
+        fake.backup(&b.id).unwrap().status,
+        Status::Error,
+        "kept while it would still be scheduled"
+    );
     fake.advance(Duration::from_secs(1000));
     assert_eq!(fake.backup(&a.id).unwrap().status, Status::Done);
-    assert_eq!(fake.backup(&b.id).unwrap().status, Status::Error);
+    assert_eq!(
+        fake.backup(&b.id).unwrap().status,
+        Status::Error,
+        "kept where it would have finished done"
+    );
 }
 
 #[tokio::test]
@@ -300,6 +317,7 @@ async fn new_backups_follow_the_lifecycle_put_over_http() {
 async fn invalid_lifecycle_settings_are_422_and_change_nothing() {
     let fake = manual(lifecycle(2.0, 0.0, 5.0, 0.0)).start().await;
     let url = at(&fake, "/lifecycle");
+    let before = control_get(&url).await.json();
     for bad in [
         r#"{"failure_rate": 2}"#,
         r#"{"scheduled_secs": -1}"#,
@@ -308,8 +326,13 @@ async fn invalid_lifecycle_settings_are_422_and_change_nothing() {
     ] {
         let r = control_put(&url, bad).await;
         assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        assert_eq!(control_get(&url).await.json(), before, "{bad} changed the settings");
     }
-    assert_eq!(fake.lifecycle().failure_rate, 0.0, "refused changes change nothing");
+    assert_eq!(
+        fake.lifecycle(),
+        lifecycle(2.0, 0.0, 5.0, 0.0),
+        "refused changes change nothing"
+    );
 }
 
 #[tokio::test]

@@ -338,6 +338,13 @@ async fn the_clock_stops_at_year_9999_and_nothing_breaks_on_the_way() {
     let list = Api::of(&fake).list_backups("nightly").await;
     assert!(!list.is_empty() && list.len() <= 801, "{}", list.len());
     assert_eq!(list[0]["name"], "99991231130000_nightly-42");
+    // A backup created at the last instant: its id's time part saturates,
+    // it runs its (zero-length) phases to the end, and it is listed first.
     let created = fake.create_backup("nightly").unwrap();
-    assert_eq!(fake.backup(&created.id).unwrap().id, created.id);
+    assert_eq!(created.created_at.to_string(), "9999-12-31T23:59:59.999+00:00");
+    assert!(created.id.starts_with("ffffffff"), "{}", created.id);
+    assert_eq!(fake.backup(&created.id).unwrap().status, Status::Done);
+    let list = Api::of(&fake).list_backups("nightly").await;
+    assert_eq!(list[0]["id"], created.id.as_str());
+    assert_eq!(list[0]["name"], "99991231235959_nightly-42");
 }

@@ -58,6 +58,14 @@ impl Running {
             .expect("stderr is text");
         err
     }
+
+    /// What it wrote to standard output after its `listening` line; call
+    /// once it has exited.
+    pub fn rest_of_stdout(&mut self) -> String {
+        let mut out = String::new();
+        self.stdout.read_to_string(&mut out).expect("stdout is text");
+        out
+    }
 }
 
 impl Drop for Running {

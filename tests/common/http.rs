@@ -256,6 +256,33 @@ pub async fn send_raw(addr: SocketAddr, request: Vec<u8>) -> Resp {
     parse_response(&raw).unwrap_or_else(|| panic!("incomplete response: {}", String::from_utf8_lossy(&raw)))
 }
 
+/// One HEAD over a raw connection (`Connection: close`), read until the
+/// server closes it. The returned `body` holds every byte the server sent
+/// after the head — which must be none. (A real client never shows a HEAD
+/// response's body, so only a raw socket can see one sent by mistake.)
+pub async fn head_raw(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Resp {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut head = format!("HEAD {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("write request");
+    let mut raw = Vec::new();
+    tokio::time::timeout(RAW_READ_TIMEOUT, stream.read_to_end(&mut raw))
+        .await
+        .expect("the server closes the connection after a HEAD with Connection: close")
+        .expect("read response");
+    let (status, headers, body_start) =
+        parse_head(&raw).unwrap_or_else(|| panic!("incomplete response head: {}", String::from_utf8_lossy(&raw)));
+    Resp {
+        status,
+        headers,
+        body: Bytes::copy_from_slice(&raw[body_start..]),
+    }
+}
+
 /// Opens a plain std connection to `addr` (`host:port`) and writes a
 /// `Connection: close` request head for `method path_and_query`, with the
 /// extra `headers`. Reads time out after 30 s.
