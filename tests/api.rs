@@ -1,12 +1,12 @@
-//! The database API (spec §2 and §3), black-box over a real loopback socket:
-//! every route, every error shape, authentication, and the in-process handle's
-//! start and stop. Each test is one behaviour of the spec, named after it.
+//! The database API, black-box over a real loopback socket: every route,
+//! every error shape, authentication, and the in-process handle's start and
+//! stop. Each test is one behaviour, named after it.
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::Resp;
+use common::fake::Api;
+use common::{raw_request, Framing, Resp};
 use hyper::Method;
 use scalingo_db_fake::FakeServer;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
@@ -67,7 +67,8 @@ const SEED_LIST: &str = r#"{
 ]
 }"#;
 
-/// The fields of a backup, in the spec's order.
+/// The fields of a backup, in the order Scalingo's API gives them (the
+/// README lists them in this order too).
 const BACKUP_FIELDS: [&str; 9] = [
     "id",
     "created_at",
@@ -86,12 +87,7 @@ const BACKUP_FIELDS: [&str; 9] = [
 
 /// A fake on a manual clock at [`T0`], with a fixed seed.
 async fn fake() -> FakeServer {
-    FakeServer::builder()
-        .manual_clock()
-        .clock_start_millis(T0)
-        .seed(1)
-        .start()
-        .await
+    common::fake::manual(T0, 1).start().await
 }
 
 fn url(fake: &FakeServer, path: &str) -> String {
@@ -215,14 +211,14 @@ fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Creates a backup of [`DB`] with the fake's token.
 async fn create(fake: &FakeServer) -> Resp {
-    common::post(&url(fake, &format!("/api/databases/{DB}/backups")), fake.token(), "{}").await
+    Api::of(fake).create_backup(DB).await
 }
 
+/// The list of [`DB`]'s backups, as the whole JSON response.
 async fn list(fake: &FakeServer) -> Value {
-    let r = common::get(&url(fake, &format!("/api/databases/{DB}/backups")), fake.token()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
+    Api::of(fake).list(DB).await.json()
 }
 
 fn ids_of(list: &Value) -> Vec<String> {
@@ -255,7 +251,7 @@ async fn the_list_gives_the_seed_backups_in_the_seed_order_byte_for_byte() {
         .split("},{")
         .map(|o| format!(r#"{{{o},"type":"postgresql"}}"#))
         .collect();
-    assert_eq!(expected_objects.len(), 3);
+    assert_eq!(ids_of(&r.json()), [SEED_PENDING, SEED_ERROR, SEED_DONE]);
     let body = r.text();
     for (i, o) in expected_objects.iter().enumerate() {
         assert!(
@@ -268,7 +264,7 @@ async fn the_list_gives_the_seed_backups_in_the_seed_order_byte_for_byte() {
 }
 
 #[tokio::test]
-async fn backup_fields_come_in_the_spec_order_in_the_raw_text() {
+async fn backup_fields_come_in_the_documented_order_in_the_raw_text() {
     let fake = fake().await;
     assert_eq!(create(&fake).await.status, 201);
     let r = common::get(&url(&fake, "/api/databases/my-db-123/backups"), fake.token()).await;
@@ -420,21 +416,17 @@ async fn a_created_backup_progresses_with_the_clock() {
     let fake = fake().await;
     let r = create(&fake).await;
     let id = r.json()["database_backup"]["id"].as_str().unwrap().to_string();
-    let show = |fake: &FakeServer| {
-        let u = url(fake, &format!("/api/backups/{id}"));
-        let t = fake.token().to_string();
-        async move { common::get(&u, &t).await.json()["database_backup"].clone() }
-    };
+    let api = Api::of(&fake);
     // Default phases: 2 s scheduled, no pending, 5 s running.
     fake.advance(Duration::from_secs(3));
-    let running = show(&fake).await;
+    let running = api.show_backup(&id).await;
     assert_eq!(running["status"], "running", "{running}");
     assert_eq!(running["size"], 0);
     let started = running["started_at"].as_str().expect("started_at is set once started");
     let started = chrono::DateTime::parse_from_rfc3339(started).unwrap();
     assert_eq!(started.timestamp_millis(), T0 + 2_000);
     fake.advance(Duration::from_secs(10));
-    let done = show(&fake).await;
+    let done = api.show_backup(&id).await;
     assert_eq!(done["status"], "done", "{done}");
     assert!(done["size"].as_u64().is_some_and(|n| n > 0), "{done}");
     assert_eq!(done["started_at"], running["started_at"]);
@@ -1012,35 +1004,6 @@ async fn a_body_just_under_the_limit_is_read() {
     assert_eq!(r.status, 201, "{}", r.text());
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Framing {
-    Length,
-    Chunked,
-}
-
-fn raw_request(method: &Method, path: &str, addr: SocketAddr, token: &str, framing: Framing, body: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-    )
-    .into_bytes();
-    match framing {
-        Framing::Length => {
-            out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-            out.extend_from_slice(body);
-        }
-        Framing::Chunked => {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
-            for chunk in body.chunks(64 * 1024) {
-                out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
-                out.extend_from_slice(chunk);
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b"0\r\n\r\n");
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn broken_json_is_400_with_error_and_code() {
     let fake = fake().await;
@@ -1083,17 +1046,13 @@ async fn a_json_body_that_is_not_an_object_is_400() {
 }
 
 // ---------------------------------------------------------------------------
-// Archive links (the route of §2 that answers 400 for a backup not done)
+// Archive links (a backup not yet done has none: 400)
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
 async fn a_done_backup_gets_a_download_url_on_this_host() {
     let fake = fake().await;
-    let r = common::get(
-        &url(&fake, &format!("/api/databases/{DB}/backups/{SEED_DONE}/archive")),
-        fake.token(),
-    )
-    .await;
+    let r = Api::of(&fake).archive_link(DB, SEED_DONE, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
     let link = r.json()["download_url"].as_str().expect("download_url").to_string();
@@ -1114,11 +1073,7 @@ async fn a_backup_that_is_not_done_gets_400_for_its_archive() {
         .unwrap()
         .to_string();
     for id in [SEED_PENDING, SEED_ERROR, created.as_str()] {
-        let r = common::get(
-            &url(&fake, &format!("/api/databases/{DB}/backups/{id}/archive")),
-            fake.token(),
-        )
-        .await;
+        let r = Api::of(&fake).archive_link(DB, id, &[]).await;
         assert_json_error(&r, 400, id);
         error_code(&r);
     }
@@ -1129,7 +1084,7 @@ async fn a_backup_that_is_not_done_gets_400_for_its_archive() {
 // ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn every_error_response_is_json_in_its_spec_shape() {
+async fn every_error_response_is_json_in_its_documented_shape() {
     let fake = fake().await;
     let token = bearer(fake.token());
     let shop = bearer(SHOP_TOKEN);
@@ -1363,12 +1318,8 @@ async fn two_fakes_are_isolated() {
 async fn one_connection_serves_several_requests_errors_included() {
     use http_body_util::{BodyExt, Full};
     let fake = fake().await;
-    let stream = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(conn);
     let host = fake.address().to_string();
+    let mut sender = common::connect(&host).await;
     let mut statuses = Vec::new();
     for (method, path) in [
         (Method::GET, "/api/databases/my-db-123/backups"),
@@ -1397,12 +1348,29 @@ async fn one_connection_serves_several_requests_errors_included() {
 async fn head_works_wherever_get_does_and_sends_no_body() {
     let fake = fake().await;
     let auth = bearer(fake.token());
-    let list_url = url(&fake, &format!("/api/databases/{DB}/backups"));
-    let get = common::send(Method::GET, &list_url, &[("authorization", &auth)], None).await;
-    let head = common::send(Method::HEAD, &list_url, &[("authorization", &auth)], None).await;
-    assert_eq!(head.status, 200);
-    assert!(head.body.is_empty());
-    assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()));
+    for path in [
+        format!("/api/databases/{DB}/backups"),
+        format!("/api/databases/{DB}"),
+        format!("/api/databases/{DB}/backups/{SEED_DONE}"),
+        format!("/api/backups/{SEED_DONE}"),
+        format!("/api/databases/{DB}/backups/{SEED_DONE}/archive"),
+    ] {
+        let get = common::send(Method::GET, &url(&fake, &path), &[("authorization", &auth)], None).await;
+        assert_eq!(get.status, 200, "GET {path}: {}", get.text());
+        // A raw socket: a real client never shows a body sent after a HEAD.
+        let head = common::head_raw(fake.address(), &path, &[("Authorization", &auth)]).await;
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert!(
+            head.body.is_empty(),
+            "HEAD {path}: {} bytes sent after the head",
+            head.body.len()
+        );
+        assert_eq!(
+            head.header("content-length"),
+            Some(get.body.len().to_string().as_str()),
+            "HEAD {path}"
+        );
+    }
 }
 
 #[tokio::test]

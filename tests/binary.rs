@@ -1,52 +1,33 @@
-//! The binary as a user runs it (spec §9): flags, the `listening` line, one
-//! log line per request, clear failures, graceful stop, and a system clock
-//! that moves backups on its own.
+//! The binary as a user runs it: flags, the `listening` line, one log line
+//! per request, clear failures, graceful stop, and a system clock that moves
+//! backups on its own.
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scalingo-db-fake");
-
-use common::Running;
-
-fn start(args: &[&str]) -> Running {
-    let mut cmd = common::binary();
-    cmd.args(["--port", "0", "--log", "info"])
-        .args(args)
-        .stderr(Stdio::piped());
-    common::run_binary(cmd)
-}
-
-fn sigterm(child: &Child) {
-    let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -TERM");
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "the binary did not stop within {limit:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use common::binary::{self, start};
+use common::fake::Api;
 
 #[test]
 fn it_prints_exactly_one_listening_line_with_the_port_it_took() {
-    let r = start(&[]);
+    let mut r = start(&[]);
     let rest = r
         .url
         .strip_prefix("http://127.0.0.1:")
         .expect("listening http://ADDR:PORT");
     assert!(rest.parse::<u16>().unwrap() > 0);
+    // One answered request first: the binary prints its `listening` line a
+    // moment before it handles SIGTERM, and a SIGTERM sent in between kills
+    // it outright.
+    assert_eq!(common::blocking_get(r.address(), "/_fake/health", "").status, 200);
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let more = r.rest_of_stdout();
+    assert!(
+        !more.lines().any(|l| l.starts_with("listening")),
+        "a second listening line: {more:?}"
+    );
 }
 
 #[tokio::test]
@@ -60,10 +41,9 @@ async fn it_serves_the_embedded_fixtures_and_logs_one_line_per_request() {
     assert_eq!(resp.status, 200);
     let resp = common::get(&format!("{}/api/databases/my-db-123", r.url), "global-token").await;
     assert_eq!(resp.status, 200);
-    sigterm(&r.child);
-    assert!(wait_exit(&mut r.child, Duration::from_secs(10)).success());
-    let mut err = String::new();
-    r.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let err = r.stderr_text();
     let request_lines: Vec<&str> = err.lines().filter(|l| l.contains(" -> ")).collect();
     assert_eq!(request_lines.len(), 2, "{err}");
     assert!(
@@ -75,16 +55,11 @@ async fn it_serves_the_embedded_fixtures_and_logs_one_line_per_request() {
 
 #[test]
 fn a_bad_flag_exits_non_zero_with_a_message() {
-    let out = Command::new(BIN)
-        .args(["--port", "not-a-port"])
-        .env_clear()
-        .output()
-        .unwrap();
+    let out = binary::command().args(["--port", "not-a-port"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-a-port"));
-    let out = Command::new(BIN)
+    let out = binary::command()
         .args(["--failure-rate", "3", "--port", "0"])
-        .env_clear()
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -97,10 +72,10 @@ fn a_bad_flag_exits_non_zero_with_a_message() {
 
 #[test]
 fn settings_come_from_environment_variables_too() {
-    let out = Command::new(BIN).env_clear().env("PORT", "nope").output().unwrap();
+    let out = binary::command().env("PORT", "nope").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let out = binary::command().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for (flag, env) in [
         ("--port", "PORT"),
@@ -118,17 +93,16 @@ fn settings_come_from_environment_variables_too() {
 
 #[test]
 fn a_bad_fixture_exits_non_zero_naming_file_line_and_column() {
-    let dir = std::env::temp_dir().join(format!("sdf-binary-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("broken.json");
-    std::fs::write(&file, "{\"databases\": [\n  {\"id\": \"x\",\n   \"oops\": 1}\n]}\n").unwrap();
-    let out = Command::new(BIN)
+    let dir = common::files::TempDir::new("binary");
+    let file = dir.write(
+        "broken.json",
+        "{\"databases\": [\n  {\"id\": \"x\",\n   \"oops\": 1}\n]}\n",
+    );
+    let out = binary::command()
         .args(["--port", "0", "--fixtures"])
         .arg(&file)
-        .env_clear()
         .output()
         .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("{}:3:", file.display())), "{err}");
@@ -139,15 +113,16 @@ fn a_bad_fixture_exits_non_zero_naming_file_line_and_column() {
 #[tokio::test]
 async fn with_the_system_clock_a_backup_reaches_done_on_its_own() {
     let r = start(&["--scheduled-secs", "0.05", "--running-secs", "0.15", "--no-auth"]);
-    let created = common::post(&format!("{}/api/databases/my-db-123/backups", r.url), "", "").await;
+    let api = Api::at(&r.url, "");
+    let created = api.create_backup("my-db-123").await;
     assert_eq!(created.status, 201);
     let id = created.json()["database_backup"]["id"].as_str().unwrap().to_string();
     // The one test that waits: real time must move the backup, no control call.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let b = common::get(&format!("{}/api/backups/{id}", r.url), "").await.json();
-        if b["database_backup"]["status"] == "done" {
-            assert!(b["database_backup"]["size"].as_u64().unwrap() > 0);
+        let b = api.show_backup(&id).await;
+        if b["status"] == "done" {
+            assert!(b["size"].as_u64().unwrap() > 0);
             break;
         }
         assert!(Instant::now() < deadline, "still {b} after 5 s");
@@ -158,17 +133,15 @@ async fn with_the_system_clock_a_backup_reaches_done_on_its_own() {
 #[test]
 fn the_healthcheck_subcommand_reports_a_running_fake() {
     let r = start(&[]);
-    let port = r.url.rsplit(':').next().unwrap().to_string();
-    let ok = Command::new(BIN)
+    let port = r.address().port().to_string();
+    let ok = binary::command()
         .args(["--port", &port, "healthcheck"])
-        .env_clear()
         .status()
         .unwrap();
     assert!(ok.success());
     drop(r);
-    let down = Command::new(BIN)
+    let down = binary::command()
         .args(["--port", &port, "healthcheck"])
-        .env_clear()
         .output()
         .unwrap();
     assert!(!down.status.success());
@@ -176,7 +149,7 @@ fn the_healthcheck_subcommand_reports_a_running_fake() {
 
 #[tokio::test]
 async fn environment_variables_take_effect() {
-    let mut cmd = common::binary();
+    let mut cmd = binary::command();
     cmd.envs([
         ("PORT", "0"),
         ("DB_BEARER_TOKEN", "from-env"),
@@ -186,20 +159,13 @@ async fn environment_variables_take_effect() {
         ("LOG", "warn"),
     ])
     .stderr(Stdio::null());
-    let r = common::run_binary(cmd);
-    let clock = common::send(hyper::Method::GET, &format!("{}/_fake/clock", r.url), &[], None)
-        .await
-        .json();
+    let r = binary::run(cmd);
+    let clock = common::control_get(&format!("{}/_fake/clock", r.url)).await.json();
     assert_eq!(clock["mode"], "manual");
     assert_eq!(clock["now"], "2024-01-01T00:00:00.000+00:00");
-    let link = common::get(
-        &format!(
-            "{}/api/databases/my-db-123/backups/5b8b36104ffb090be1ac3ce1/archive",
-            r.url
-        ),
-        "from-env",
-    )
-    .await;
+    let link = Api::at(&r.url, "from-env")
+        .archive_link("my-db-123", "5b8b36104ffb090be1ac3ce1", &[])
+        .await;
     assert_eq!(link.status, 200, "DB_BEARER_TOKEN is accepted");
     assert!(link.json()["download_url"]
         .as_str()
@@ -220,11 +186,14 @@ async fn a_seed_and_a_clock_start_make_runs_repeatable_to_the_id() {
             "2024-01-01T00:00:00Z",
             "--no-auth",
         ]);
-        let b = common::post(&format!("{}/api/databases/my-db-123/backups", r.url), "", "{}")
-            .await
-            .json();
+        let b = Api::at(&r.url, "").create_backup("my-db-123").await.json();
         ids.push((b["database_backup"]["id"].clone(), b["database_backup"]["name"].clone()));
     }
+    assert!(
+        ids[0].0.as_str().is_some_and(|id| id.len() == 24),
+        "a backup id: {:?}",
+        ids[0]
+    );
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0].1, "20240101000000_kibana-3938");
 }

@@ -1,57 +1,36 @@
-//! Downloads (spec §5): pre-signed expiring links, valid `.tar.gz` bodies of
-//! exactly `size` bytes, identical on every download, with ranges and `HEAD`.
+//! Downloads: pre-signed expiring links, valid `.tar.gz` bodies of exactly
+//! `size` bytes, identical on every download, with ranges and `HEAD`.
 mod common;
 
-use std::io::Read;
 use std::time::Duration;
 
+use common::fake::{Api, JAN_1_2024};
 use hyper::Method;
 use scalingo_db_fake::download::archive::Archive;
 use scalingo_db_fake::download::archive_spec;
-use scalingo_db_fake::{FakeServer, Lifecycle};
+use scalingo_db_fake::{FakeServer, FakeServerBuilder, Lifecycle};
 
 const SEED_DONE: &str = "5b8b36104ffb090be1ac3ce1"; // 17 484 513 608 bytes
 const SEED_ERROR: &str = "5bb95a904ffb096e9a2831b8";
 
+/// Short phases, and archives from 200 kB to 3 MB.
 fn small() -> Lifecycle {
     Lifecycle {
-        scheduled_secs: 1.0,
-        pending_secs: 0.0,
-        running_secs: 1.0,
-        failure_rate: 0.0,
         size_min: 200_000,
         size_max: 3_000_000,
+        ..common::fake::lifecycle(1.0, 0.0, 1.0, 0.0)
     }
 }
 
+fn manual(seed: u64) -> FakeServerBuilder {
+    common::fake::manual(JAN_1_2024, seed).lifecycle(small())
+}
+
 async fn manual_fake() -> FakeServer {
-    FakeServer::builder()
-        .manual_clock()
-        .seed(11)
-        .lifecycle(small())
-        .start()
-        .await
+    manual(11).start().await
 }
 
-async fn link(fake: &FakeServer, db: &str, id: &str, headers: &[(&str, &str)]) -> common::Resp {
-    let auth = format!("Bearer {}", fake.token());
-    let mut h = vec![("authorization", auth.as_str())];
-    h.extend_from_slice(headers);
-    common::send(
-        Method::GET,
-        &format!("{}/api/databases/{db}/backups/{id}/archive", fake.url()),
-        &h,
-        None,
-    )
-    .await
-}
-
-async fn download_url(fake: &FakeServer, db: &str, id: &str) -> String {
-    let r = link(fake, db, id, &[]).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["download_url"].as_str().unwrap().to_string()
-}
-
+/// A backup created and run to `done`: its id and size.
 async fn done_backup(fake: &FakeServer) -> (String, u64) {
     let b = fake.create_backup("my-db-123").unwrap();
     fake.advance(Duration::from_secs(5));
@@ -59,28 +38,11 @@ async fn done_backup(fake: &FakeServer) -> (String, u64) {
     (b.id, b.size.unwrap())
 }
 
-fn untar(body: &[u8]) -> Vec<(String, u64, Vec<u8>)> {
-    let gz = flate2::read::GzDecoder::new(body);
-    let mut archive = tar::Archive::new(gz);
-    archive
-        .entries()
-        .expect("a tar stream")
-        .map(|e| {
-            let mut e = e.expect("a tar entry");
-            let name = e.path().unwrap().display().to_string();
-            let size = e.header().size().unwrap();
-            let mut head = vec![0; 200.min(size as usize)];
-            e.read_exact(&mut head).unwrap();
-            (name, size, head)
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_done_backup_downloads_as_a_valid_tar_gz_of_exactly_its_size() {
     let fake = manual_fake().await;
     let (id, size) = done_backup(&fake).await;
-    let url = download_url(&fake, "my-db-123", &id).await;
+    let url = Api::of(&fake).download_url("my-db-123", &id).await;
     let r = common::send(Method::GET, &url, &[], None).await; // no Authorization needed
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len() as u64, size, "the body is exactly `size` bytes");
@@ -95,11 +57,8 @@ async fn a_done_backup_downloads_as_a_valid_tar_gz_of_exactly_its_size() {
     assert!(r.header("etag").is_some_and(|e| e.starts_with('"')));
 
     // gzip -t and tar -t, in Rust: decoding checks the CRC and length.
-    let mut all = Vec::new();
-    flate2::read::GzDecoder::new(&r.body[..])
-        .read_to_end(&mut all)
-        .expect("a valid gzip stream");
-    let entries = untar(&r.body);
+    common::archive::gunzip(&r.body);
+    let entries = common::archive::untar(&r.body);
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].0, format!("{name}.pgsql"));
     assert!(
@@ -107,34 +66,25 @@ async fn a_done_backup_downloads_as_a_valid_tar_gz_of_exactly_its_size() {
         "the dump names its backup"
     );
 
-    // And the system tools, where the machine has them.
-    if std::process::Command::new("tar").arg("--version").output().is_ok() {
-        let path = std::env::temp_dir().join(format!("sdf-{id}.tar.gz"));
-        std::fs::write(&path, &r.body).unwrap();
-        let out = std::process::Command::new("tar")
-            .arg("-tzf")
-            .arg(&path)
-            .output()
-            .unwrap();
-        let _ = std::fs::remove_file(&path);
-        assert!(
-            out.status.success(),
-            "tar -tzf: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("{name}.pgsql"));
-    }
+    // And the system tools (CI installs them; a machine without them fails here).
+    let listed = common::archive::system_tar_list(&r.body);
+    assert_eq!(listed.trim(), format!("{name}.pgsql"));
 }
 
 #[tokio::test]
 async fn two_downloads_are_identical_and_ranges_are_the_same_bytes() {
     let fake = manual_fake().await;
     let (id, size) = done_backup(&fake).await;
-    let url = download_url(&fake, "my-db-123", &id).await;
+    let url = Api::of(&fake).download_url("my-db-123", &id).await;
     let full = common::send(Method::GET, &url, &[], None).await.body;
-    let again = common::send(Method::GET, &download_url(&fake, "my-db-123", &id).await, &[], None)
-        .await
-        .body;
+    let again = common::send(
+        Method::GET,
+        &Api::of(&fake).download_url("my-db-123", &id).await,
+        &[],
+        None,
+    )
+    .await
+    .body;
     assert!(full == again, "the same bytes on every download");
 
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -172,17 +122,22 @@ async fn two_downloads_are_identical_and_ranges_are_the_same_bytes() {
 #[tokio::test]
 async fn head_gives_the_headers_alone() {
     let fake = manual_fake().await;
-    let url = download_url(&fake, "my-db-123", SEED_DONE).await;
-    let r = common::send(Method::HEAD, &url, &[], None).await;
+    let url = Api::of(&fake).download_url("my-db-123", SEED_DONE).await;
+    // A raw socket: a real client never shows a body sent after a HEAD.
+    let r = common::head_raw(fake.address(), &common::path_of(&url), &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-length"), Some("17484513608"));
-    assert!(r.body.is_empty());
+    assert!(
+        r.body.is_empty(),
+        "{} bytes sent after the head of a HEAD response",
+        r.body.len()
+    );
 }
 
 #[tokio::test]
 async fn a_17_gb_archive_answers_ranges_near_its_end_with_the_generator_bytes() {
     let fake = manual_fake().await;
-    let url = download_url(&fake, "my-db-123", SEED_DONE).await;
+    let url = Api::of(&fake).download_url("my-db-123", SEED_DONE).await;
     let size = 17_484_513_608u64;
     let b = fake.backup(SEED_DONE).unwrap();
     let spec = archive_spec(
@@ -215,13 +170,13 @@ async fn a_17_gb_archive_answers_ranges_near_its_end_with_the_generator_bytes() 
 async fn a_backup_that_is_not_done_has_no_archive() {
     let fake = manual_fake().await;
     let b = fake.create_backup("my-db-123").unwrap();
-    let r = link(&fake, "my-db-123", &b.id, &[]).await;
+    let r = Api::of(&fake).archive_link("my-db-123", &b.id, &[]).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["code"], "backup_not_done");
     assert!(r.json()["error"].as_str().unwrap().contains("scheduled"));
-    let r = link(&fake, "my-db-123", SEED_ERROR, &[]).await;
+    let r = Api::of(&fake).archive_link("my-db-123", SEED_ERROR, &[]).await;
     assert_eq!(r.status, 400);
-    let r = link(&fake, "my-db-123", &"f".repeat(24), &[]).await;
+    let r = Api::of(&fake).archive_link("my-db-123", &"f".repeat(24), &[]).await;
     assert_eq!((r.status, r.json()["resource"].as_str()), (404, Some("backup")));
 }
 
@@ -240,15 +195,9 @@ async fn the_link_needs_a_token_on_the_archive_route() {
 
 #[tokio::test]
 async fn expired_tampered_missing_and_borrowed_tokens_are_refused() {
-    let fake = FakeServer::builder()
-        .manual_clock()
-        .seed(3)
-        .lifecycle(small())
-        .download_ttl(Duration::from_secs(600))
-        .start()
-        .await;
+    let fake = manual(3).download_ttl(Duration::from_secs(600)).start().await;
     let (other, _) = done_backup(&fake).await;
-    let url = download_url(&fake, "my-db-123", SEED_DONE).await;
+    let url = Api::of(&fake).download_url("my-db-123", SEED_DONE).await;
     let head = |u: String| async move { common::send(Method::HEAD, &u, &[], None).await };
 
     // Tampered: one hex digit of the MAC changed, or the expiry changed.
@@ -270,7 +219,7 @@ async fn expired_tampered_missing_and_borrowed_tokens_are_refused() {
     assert_eq!(r.json()["code"], "download_token_invalid");
 
     // Another backup's token on this backup's URL.
-    let other_url = download_url(&fake, "my-db-123", &other).await;
+    let other_url = Api::of(&fake).download_url("my-db-123", &other).await;
     let other_token = other_url.split_once("?token=").unwrap().1;
     assert_eq!(head(format!("{base}?token={other_token}")).await.status, 403);
 
@@ -291,7 +240,9 @@ async fn expired_tampered_missing_and_borrowed_tokens_are_refused() {
 #[tokio::test]
 async fn the_link_host_follows_the_client_and_a_public_url_wins() {
     let fake = manual_fake().await;
-    let r = link(&fake, "my-db-123", SEED_DONE, &[("host", "scalingo-db:8080")]).await;
+    let r = Api::of(&fake)
+        .archive_link("my-db-123", SEED_DONE, &[("host", "scalingo-db:8080")])
+        .await;
     let u = r.json()["download_url"].as_str().unwrap().to_string();
     assert!(
         u.starts_with(&format!(
@@ -299,17 +250,17 @@ async fn the_link_host_follows_the_client_and_a_public_url_wins() {
         )),
         "{u}"
     );
-    let r = link(
-        &fake,
-        "my-db-123",
-        SEED_DONE,
-        &[
-            ("host", "internal:8080"),
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "db-api.example.test"),
-        ],
-    )
-    .await;
+    let r = Api::of(&fake)
+        .archive_link(
+            "my-db-123",
+            SEED_DONE,
+            &[
+                ("host", "internal:8080"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "db-api.example.test"),
+            ],
+        )
+        .await;
     let u = r.json()["download_url"].as_str().unwrap().to_string();
     assert!(u.starts_with("https://db-api.example.test/api/databases/"), "{u}");
 
@@ -317,7 +268,9 @@ async fn the_link_host_follows_the_client_and_a_public_url_wins() {
         .public_url("https://fake.example.test/")
         .start()
         .await;
-    let r = link(&fake, "my-db-123", SEED_DONE, &[("host", "elsewhere:1")]).await;
+    let r = Api::of(&fake)
+        .archive_link("my-db-123", SEED_DONE, &[("host", "elsewhere:1")])
+        .await;
     let u = r.json()["download_url"].as_str().unwrap().to_string();
     assert!(
         u.starts_with("https://fake.example.test/api/databases/my-db-123/"),
@@ -335,21 +288,19 @@ async fn the_link_host_follows_the_client_and_a_public_url_wins() {
 
 #[tokio::test]
 async fn a_fixture_archive_file_is_served_as_is() {
-    let dir = std::env::temp_dir().join(format!("sdf-archive-file-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("archives")).unwrap();
+    let dir = common::files::TempDir::new("archive-file");
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    std::fs::write(dir.join("archives/real.tar.gz"), &bytes).unwrap();
-    std::fs::write(
-        dir.join("f.json"),
+    dir.write("archives/real.tar.gz", &bytes);
+    let fixture = dir.write(
+        "f.json",
         r#"{"databases":[{"id":"real","database_id":"dddddddddddddddddddddddd","resource_name":"real-1",
         "type":"postgresql","app":"real","tokens":["t"],"backups":[{"id":"eeeeeeeeeeeeeeeeeeeeeeee",
         "created_at":"2024-01-01T00:00:00.000+00:00","started_at":"2024-01-01T00:01:00.000+00:00",
         "status":"done","archive_file":"archives/real.tar.gz"}]}]}"#,
-    )
-    .unwrap();
-    let fake = FakeServer::builder().fixtures_path(dir.join("f.json")).start().await;
+    );
+    let fake = FakeServer::builder().fixtures_path(fixture).start().await;
     assert_eq!(fake.backup("eeeeeeeeeeeeeeeeeeeeeeee").unwrap().size, Some(300_000));
-    let url = download_url(&fake, "real", "eeeeeeeeeeeeeeeeeeeeeeee").await;
+    let url = Api::of(&fake).download_url("real", "eeeeeeeeeeeeeeeeeeeeeeee").await;
     let r = common::send(Method::GET, &url, &[], None).await;
     assert!(r.body[..] == bytes[..]);
     let r = common::send(Method::GET, &url, &[("range", "bytes=100000-100099")], None).await;
@@ -360,11 +311,10 @@ async fn a_fixture_archive_file_is_served_as_is() {
     assert_eq!(b.size, Some(300_000));
     let r = common::send(
         Method::GET,
-        &download_url(&fake, "real", "eeeeeeeeeeeeeeeeeeeeeeee").await,
+        &Api::of(&fake).download_url("real", "eeeeeeeeeeeeeeeeeeeeeeee").await,
         &[],
         None,
     )
     .await;
     assert!(r.body[..] == bytes[..]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,13 +1,14 @@
-//! Fixture files through the public API (spec §8): a bad file fails with its
+//! Fixture files through the public API: a bad file fails with its
 //! path, the line and column of what is wrong and a clear message; a folder
 //! loads whole or not at all; the embedded set holds the seed's database; and
 //! fixture backups can move on the clock or be served from a real file.
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
+use common::fake::{Api, JAN_1_2024};
+use common::files::TempDir;
 use scalingo_db_fake::fixtures::{self, FixtureError};
 use scalingo_db_fake::{Error, FakeServer};
 use serde_json::Value;
@@ -105,36 +106,6 @@ fn assert_within(e: &FixtureError, text: &str, line: usize, needle: &str) {
         "column {} is not within `{needle}` (columns {start} to {end}): {e}",
         e.column
     );
-}
-
-/// A folder under the system's temporary folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> Self {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("scalingo-db-fake-test-{}-{label}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create a temp dir");
-        Self(dir)
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, contents).expect("write a temp file");
-        p
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A database object on two lines (its backup on the second), for folder tests.
@@ -654,13 +625,9 @@ async fn a_server_with_no_fixture_option_serves_the_embedded_set() {
 // Backups that move on the clock
 // ---------------------------------------------------------------------------
 
-/// 2024-01-01T00:00:00.000Z.
-const PROGRESS_T0: i64 = 1_704_067_200_000;
-
+/// The backups of `db-a`, listed with its own token.
 async fn listed(fake: &FakeServer) -> Vec<Value> {
-    let r = common::get(&format!("{}/api/databases/db-a/backups", fake.url()), "db-a-token").await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["database_backups"].as_array().expect("a list").clone()
+    Api::at(&fake.url(), "db-a-token").list_backups("db-a").await
 }
 
 #[tokio::test]
@@ -677,7 +644,7 @@ async fn a_fixture_with_progress_moves_on_the_clock() {
     let fake = FakeServer::builder()
         .fixtures_path(&file)
         .manual_clock()
-        .clock_start_millis(PROGRESS_T0)
+        .clock_start_millis(JAN_1_2024)
         .try_start()
         .await
         .expect("progress fixtures load");
@@ -785,16 +752,9 @@ async fn an_archive_file_gives_its_size_and_is_served() {
     let b = &listed(&fake).await[1];
     assert_eq!(b["id"], "5b8b36104ffb090be1ac3ce1");
     assert_eq!(b["size"], bytes.len() as u64);
-    let r = common::get(
-        &format!(
-            "{}/api/databases/db-a/backups/5b8b36104ffb090be1ac3ce1/archive",
-            fake.url()
-        ),
-        "db-a-token",
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let link = r.json()["download_url"].as_str().expect("download_url").to_string();
+    let link = Api::at(&fake.url(), "db-a-token")
+        .download_url("db-a", "5b8b36104ffb090be1ac3ce1")
+        .await;
     let d = common::send(hyper::Method::GET, &link, &[], None).await;
     assert_eq!(d.status, 200, "{}", d.text());
     assert_eq!(d.body.as_ref(), bytes.as_slice(), "the file's bytes");
@@ -848,7 +808,7 @@ async fn a_progress_backup_with_an_archive_file_ends_done_with_the_files_size() 
     let fake = FakeServer::builder()
         .fixtures_path(&file)
         .manual_clock()
-        .clock_start_millis(PROGRESS_T0)
+        .clock_start_millis(JAN_1_2024)
         .try_start()
         .await
         .expect("serves");

@@ -1,84 +1,47 @@
-//! Simulated time (spec §6): backups progress on the clock, fail at the
-//! configured rate, appear on their schedule, and are capped by retention —
-//! with no test ever sleeping, except the one that watches the system clock.
+//! Simulated time: backups progress on the clock, fail at the configured
+//! rate, appear on their schedule, and are capped by retention — with no test
+//! ever sleeping. (What each `/_fake` control route does and refuses is in
+//! `control.rs`.)
 mod common;
 
 use std::time::Duration;
 
+use common::fake::{advance_clock, lifecycle, Api, JAN_1_2024};
 use proptest::prelude::*;
-use scalingo_db_fake::{FakeServer, Lifecycle, LifecyclePatch, Status};
+use scalingo_db_fake::{FakeServer, FakeServerBuilder, Lifecycle, LifecyclePatch, Status};
 use serde_json::Value;
 
-/// 2024-01-01T00:00:00Z.
-const JAN_1_2024: i64 = 1_704_067_200_000;
-
-fn lifecycle(scheduled: f64, pending: f64, running: f64, failure_rate: f64) -> Lifecycle {
-    Lifecycle {
-        scheduled_secs: scheduled,
-        pending_secs: pending,
-        running_secs: running,
-        failure_rate,
-        size_min: 10_000,
-        size_max: 20_000,
-    }
-}
-
-fn manual(life: Lifecycle) -> scalingo_db_fake::FakeServerBuilder {
-    FakeServer::builder()
-        .manual_clock()
-        .clock_start_millis(JAN_1_2024)
-        .seed(42)
-        .lifecycle(life)
-}
-
-async fn advance(fake: &FakeServer, secs: f64) -> common::Resp {
-    let r = common::send(
-        hyper::Method::POST,
-        &format!("{}/_fake/clock", fake.url()),
-        &[("content-type", "application/json")],
-        Some(format!("{{\"advance_secs\": {secs}}}").as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r
-}
-
-async fn show(fake: &FakeServer, id: &str) -> Value {
-    let r = common::get(&format!("{}/api/backups/{id}", fake.url()), fake.token()).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["database_backup"].clone()
+/// A fake on a manual clock at 2024-01-01T00:00:00Z, seed 42, with `life`.
+fn manual(life: Lifecycle) -> FakeServerBuilder {
+    common::fake::manual(JAN_1_2024, 42).lifecycle(life)
 }
 
 #[tokio::test]
 async fn a_backup_goes_scheduled_then_pending_then_running_then_done_as_the_clock_advances() {
     let fake = manual(lifecycle(2.0, 1.0, 5.0, 0.0)).start().await;
-    let r = common::post(
-        &format!("{}/api/databases/my-db-123/backups", fake.url()),
-        fake.token(),
-        "{}",
-    )
-    .await;
+    let api = Api::of(&fake);
+    let r = api.create_backup("my-db-123").await;
     assert_eq!(r.status, 201);
     let id = r.json()["database_backup"]["id"].as_str().unwrap().to_string();
 
-    let b = show(&fake, &id).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(
         (b["status"].as_str(), &b["size"], &b["started_at"]),
         (Some("scheduled"), &Value::Null, &Value::Null)
     );
 
-    advance(&fake, 2.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 2.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(b["status"], "pending");
     assert_eq!(b["size"], 0);
     assert_eq!(b["started_at"], "2024-01-01T00:00:02.000+00:00");
 
-    advance(&fake, 1.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 1.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!((b["status"].as_str(), b["size"].as_u64()), (Some("running"), Some(0)));
 
-    advance(&fake, 5.0).await;
-    let b = show(&fake, &id).await;
+    advance_clock(&fake.url(), 5.0).await;
+    let b = api.show_backup(&id).await;
     assert_eq!(b["status"], "done");
     let size = b["size"].as_u64().unwrap();
     assert!(
@@ -95,14 +58,14 @@ async fn a_backup_goes_scheduled_then_pending_then_running_then_done_as_the_cloc
 async fn a_backup_drawn_to_fail_ends_in_error_with_size_zero() {
     let fake = manual(lifecycle(1.0, 0.0, 1.0, 1.0)).start().await;
     let b = fake.create_backup("my-db-123").unwrap();
-    advance(&fake, 1.0).await;
+    advance_clock(&fake.url(), 1.0).await;
     assert_eq!(
         fake.backup(&b.id).unwrap().status,
         Status::Running,
         "a zero pending phase is skipped"
     );
-    advance(&fake, 1.0).await;
-    let b = show(&fake, &b.id).await;
+    advance_clock(&fake.url(), 1.0).await;
+    let b = Api::of(&fake).show_backup(&b.id).await;
     assert_eq!((b["status"].as_str(), b["size"].as_u64()), (Some("error"), Some(0)));
 }
 
@@ -161,9 +124,8 @@ async fn three_simulated_days_with_two_scheduled_hours_give_six_periodic_backups
         .fixtures_json(PERIODIC_DB)
         .start()
         .await;
-    advance(&fake, 3.0 * 86_400.0).await;
-    let r = common::get(&format!("{}/api/databases/nightly/backups", fake.url()), fake.token()).await;
-    let list = r.json()["database_backups"].as_array().unwrap().clone();
+    advance_clock(&fake.url(), 3.0 * 86_400.0).await;
+    let list = Api::of(&fake).list_backups("nightly").await;
     let names: Vec<&str> = list.iter().map(|b| b["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -263,123 +225,6 @@ fn retention_drops_the_oldest_finished_backup_past_the_cap() {
     assert_eq!(ids, [sixth.id, fifth.id, fourth.id]);
 }
 
-#[tokio::test]
-async fn the_clock_can_be_read_set_and_never_moved_backwards_over_http() {
-    let fake = manual(Lifecycle::default()).start().await;
-    let url = format!("{}/_fake/clock", fake.url());
-    let r = common::send(hyper::Method::GET, &url, &[], None).await;
-    assert_eq!(
-        r.json(),
-        serde_json::json!({"now": "2024-01-01T00:00:00.000+00:00", "mode": "manual", "time_scale": 1.0})
-    );
-    let set = |body: &'static str| {
-        let url = url.clone();
-        async move { common::send(hyper::Method::POST, &url, &[], Some(body.as_bytes())).await }
-    };
-    let r = set(r#"{"set":"2024-06-01T12:00:00.000+02:00"}"#).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(r.json()["now"], "2024-06-01T10:00:00.000+00:00");
-    let r = set(r#"{"set":"2024-01-01T00:00:00Z"}"#).await;
-    assert_eq!(r.status, 422, "backwards is refused");
-    assert!(r.json()["errors"]["set"][0].as_str().unwrap().contains("backwards"));
-    for bad in [
-        r#"{"advance_secs":-5}"#,
-        r#"{"advance_secs":1,"set":"2030-01-01T00:00:00Z"}"#,
-        r#"{}"#,
-        r#"{"set":"soon"}"#,
-    ] {
-        let r = set(bad).await;
-        assert_eq!(r.status, 422, "{bad}: {}", r.text());
-        assert!(!r.json()["errors"].as_object().unwrap().is_empty());
-    }
-    assert_eq!(
-        fake.now().to_string(),
-        "2024-06-01T10:00:00.000+00:00",
-        "refusals moved nothing"
-    );
-}
-
-#[tokio::test]
-async fn complete_and_fail_force_the_outcome_now() {
-    let fake = manual(lifecycle(100.0, 0.0, 100.0, 0.0)).start().await;
-    let a = fake.create_backup("my-db-123").unwrap();
-    let b = fake.create_backup("my-db-123").unwrap();
-    let post = |path: String| async move { common::send(hyper::Method::POST, &path, &[], None).await };
-    let r = post(format!("{}/_fake/backups/{}/complete", fake.url(), a.id)).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let done = r.json()["database_backup"].clone();
-    assert_eq!(done["status"], "done");
-    assert!(done["size"].as_u64().unwrap() >= 10_000);
-    assert_eq!(done["started_at"], "2024-01-01T00:00:00.000+00:00");
-    let r = post(format!("{}/_fake/backups/{}/fail", fake.url(), b.id)).await;
-    assert_eq!(
-        (
-            r.json()["database_backup"]["status"].as_str(),
-            r.json()["database_backup"]["size"].as_u64()
-        ),
-        (Some("error"), Some(0))
-    );
-    // Forced outcomes stay, whatever the clock does.
-    fake.advance(Duration::from_secs(1000));
-    assert_eq!(fake.backup(&a.id).unwrap().status, Status::Done);
-    assert_eq!(fake.backup(&b.id).unwrap().status, Status::Error);
-    let r = post(format!("{}/_fake/backups/{}/complete", fake.url(), "0".repeat(24))).await;
-    assert_eq!(r.status, 404);
-    assert_eq!(r.json()["resource"], "backup");
-}
-
-#[tokio::test]
-async fn lifecycle_settings_are_read_and_changed_at_run_time() {
-    let fake = manual(lifecycle(2.0, 0.0, 5.0, 0.0)).start().await;
-    let url = format!("{}/_fake/lifecycle", fake.url());
-    let r = common::send(hyper::Method::GET, &url, &[], None).await;
-    assert_eq!(r.json()["scheduled_secs"], 2.0);
-    let r = common::put(&url, r#"{"running_secs": 60, "failure_rate": 1.0}"#).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(
-        (r.json()["running_secs"].as_f64(), r.json()["scheduled_secs"].as_f64()),
-        (Some(60.0), Some(2.0))
-    );
-    let b = fake.create_backup("my-db-123").unwrap();
-    fake.advance(Duration::from_secs(61));
-    assert_eq!(
-        fake.backup(&b.id).unwrap().status,
-        Status::Running,
-        "new backups take the new durations"
-    );
-    fake.advance(Duration::from_secs(1));
-    assert_eq!(fake.backup(&b.id).unwrap().status, Status::Error);
-    for bad in [
-        r#"{"failure_rate": 2}"#,
-        r#"{"scheduled_secs": -1}"#,
-        r#"{"size_min": 10}"#,
-        r#"{"nope": 1}"#,
-    ] {
-        let r = common::put(&url, bad).await;
-        assert_eq!(r.status, 422, "{bad}: {}", r.text());
-    }
-    assert_eq!(fake.lifecycle().failure_rate, 1.0, "refused changes change nothing");
-
-    // Per database: an override on top of the global settings.
-    let r = common::put(
-        &format!("{}/_fake/databases/my-db-123/lifecycle", fake.url()),
-        r#"{"failure_rate": 0.0}"#,
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["effective"]["failure_rate"], 0.0);
-    let b = fake.create_backup("my-db-123").unwrap();
-    fake.advance(Duration::from_secs(100));
-    assert_eq!(fake.backup(&b.id).unwrap().status, Status::Done);
-    let other = fake.create_backup("ad-0b8d2e6f-91a4-4c57-b3e8-6f2d7a9c1e05").unwrap();
-    fake.advance(Duration::from_secs(100));
-    assert_eq!(
-        fake.backup(&other.id).unwrap().status,
-        Status::Error,
-        "other databases keep the global rate"
-    );
-}
-
 #[test]
 fn a_database_fixture_can_carry_its_own_lifecycle() {
     let fake = manual(lifecycle(2.0, 0.0, 5.0, 0.0))
@@ -436,41 +281,6 @@ fn lifecycle_patches_through_the_handle_are_validated() {
     assert_eq!(fake.set_lifecycle(&good).unwrap().pending_secs, 3.0);
 }
 
-#[tokio::test]
-async fn retention_is_set_over_http_and_trims_at_once() {
-    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0)).start().await;
-    let url = format!("{}/_fake/retention", fake.url());
-    let r = common::send(hyper::Method::GET, &url, &[], None).await;
-    assert_eq!(r.json(), serde_json::json!({"max_backups_per_database": null}));
-    for _ in 0..4 {
-        fake.create_backup("my-db-123").unwrap();
-    }
-    fake.advance(Duration::from_secs(1));
-    assert_eq!(fake.backups("my-db-123").unwrap().len(), 7);
-    let r = common::put(&url, r#"{"max_backups_per_database": 2}"#).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    let left = fake.backups("my-db-123").unwrap();
-    assert_eq!(left.len(), 2, "trimmed without waiting for the next backup");
-    // The newest manual backup stays, and so does the seed's `pending` one:
-    // a backup in progress is never dropped; the finished ones, oldest first, are.
-    assert_eq!(left[0].method, scalingo_db_fake::Method::Manual);
-    assert_eq!(left[1].id, "5bde44904ffb096c714be89c");
-    assert_eq!(
-        fake.backups("ad-7c1e5d0a-3b9f-4e2a-8d6c-51f0a2b4c9e3").unwrap().len(),
-        2,
-        "every database is capped"
-    );
-    for bad in [
-        r#"{"max_backups_per_database": 0}"#,
-        r#"{"max_backups_per_database": "2"}"#,
-        r#"{}"#,
-    ] {
-        assert_eq!(common::put(&url, bad).await.status, 422, "{bad}");
-    }
-    let r = common::put(&url, r#"{"max_backups_per_database": null}"#).await;
-    assert_eq!(r.json()["max_backups_per_database"], Value::Null);
-}
-
 #[test]
 fn a_huge_clock_jump_creates_a_bounded_backlog_of_periodic_backups() {
     let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.0))
@@ -498,64 +308,11 @@ fn retention_with_a_long_catch_up_keeps_the_newest_and_forgets_the_rest() {
 }
 
 #[tokio::test]
-async fn reseeding_replays_the_sequence_of_a_fresh_start_with_that_seed() {
-    let fresh = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(99).start().await;
-    let expected: Vec<String> = (0..5).map(|_| fresh.create_backup("my-db-123").unwrap().id).collect();
-
-    let fake = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(1).start().await;
-    fake.create_backup("my-db-123").unwrap();
-    let r = common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": 99}"#).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(fake.seed(), 99);
-    let got: Vec<String> = (0..5).map(|_| fake.create_backup("my-db-123").unwrap().id).collect();
-    assert_eq!(got, expected);
-
-    // One database's own seed leaves the others alone.
-    let r = common::put(
-        &format!("{}/_fake/seed", fake.url()),
-        r#"{"seed": 5, "database": "my-db-123"}"#,
-    )
-    .await;
-    assert_eq!(r.status, 200);
-    let a = fake.create_backup("my-db-123").unwrap().id;
-    let other = manual(lifecycle(0.0, 0.0, 0.0, 0.5)).seed(123).start().await;
-    other.reseed_database("my-db-123", 5).unwrap();
-    assert_eq!(
-        other.create_backup("my-db-123").unwrap().id,
-        a,
-        "a database's own seed replays its ids"
-    );
-    // Re-seeding twice in one second never hands out an id twice.
-    fake.reseed_database("my-db-123", 5).unwrap();
-    let again = fake.create_backup("my-db-123").unwrap().id;
-    assert_ne!(again, a);
-    // Nor do two databases given the same seed.
-    fake.reseed_database("ad-0b8d2e6f-91a4-4c57-b3e8-6f2d7a9c1e05", 5)
-        .unwrap();
-    let mysql = fake.create_backup("ad-0b8d2e6f-91a4-4c57-b3e8-6f2d7a9c1e05").unwrap();
-    assert_ne!(mysql.id, a);
-    assert_eq!(fake.backup(&mysql.id).unwrap().database_id, "60a3c5e14ffb0912c7d8e4f1");
-    assert_eq!(fake.backup(&a).unwrap().database_id, "597601234ffb097af4f3099b");
-    let r = common::put(
-        &format!("{}/_fake/seed", fake.url()),
-        r#"{"seed": 5, "database": "nope"}"#,
-    )
-    .await;
-    assert_eq!(r.status, 404);
-    assert_eq!(
-        common::put(&format!("{}/_fake/seed", fake.url()), r#"{"seed": -1}"#)
-            .await
-            .status,
-        422
-    );
-}
-
-#[tokio::test]
 async fn the_list_shows_each_status_change_the_moment_it_happens() {
     let fake = manual(lifecycle(10.0, 0.0, 10.0, 0.0)).start().await;
     let b = fake.create_backup("my-db-123").unwrap();
-    let list_url = format!("{}/api/databases/my-db-123/backups", fake.url());
-    let first = || async { common::get(&list_url, fake.token()).await.json()["database_backups"][0].clone() };
+    let api = Api::of(&fake);
+    let first = || async { api.list_backups("my-db-123").await[0].clone() };
     assert_eq!(first().await["status"], "scheduled");
     fake.advance(Duration::from_millis(9_999));
     assert_eq!(first().await["status"], "scheduled");
@@ -564,13 +321,7 @@ async fn the_list_shows_each_status_change_the_moment_it_happens() {
     fake.fail_backup(&b.id).unwrap();
     assert_eq!(first().await["status"], "error", "a forced outcome shows at once");
     fake.create_backup("my-db-123").unwrap();
-    assert_eq!(
-        common::get(&list_url, fake.token()).await.json()["database_backups"]
-            .as_array()
-            .unwrap()
-            .len(),
-        5
-    );
+    assert_eq!(api.list_backups("my-db-123").await.len(), 5);
 }
 
 #[tokio::test]
@@ -580,15 +331,20 @@ async fn the_clock_stops_at_year_9999_and_nothing_breaks_on_the_way() {
         .start()
         .await;
     for _ in 0..10 {
-        advance(&fake, 9.9e11).await;
+        advance_clock(&fake.url(), 9.9e11).await;
     }
-    let r = common::send(hyper::Method::GET, &format!("{}/_fake/clock", fake.url()), &[], None).await;
+    let r = common::control_get(&format!("{}/_fake/clock", fake.url())).await;
     assert_eq!(r.json()["now"], "9999-12-31T23:59:59.999+00:00");
-    let r = common::get(&format!("{}/api/databases/nightly/backups", fake.url()), fake.token()).await;
-    assert_eq!(r.status, 200);
-    let list = r.json()["database_backups"].as_array().unwrap().clone();
+    let list = Api::of(&fake).list_backups("nightly").await;
     assert!(!list.is_empty() && list.len() <= 801, "{}", list.len());
     assert_eq!(list[0]["name"], "99991231130000_nightly-42");
+    // A backup created at the last instant: its id's time part saturates,
+    // it runs its (zero-length) phases to the end, and it is listed first.
     let created = fake.create_backup("nightly").unwrap();
-    assert_eq!(fake.backup(&created.id).unwrap().id, created.id);
+    assert_eq!(created.created_at.to_string(), "9999-12-31T23:59:59.999+00:00");
+    assert!(created.id.starts_with("ffffffff"), "{}", created.id);
+    assert_eq!(fake.backup(&created.id).unwrap().status, Status::Done);
+    let list = Api::of(&fake).list_backups("nightly").await;
+    assert_eq!(list[0]["id"], created.id.as_str());
+    assert_eq!(list[0]["name"], "99991231235959_nightly-42");
 }
