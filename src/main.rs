@@ -202,35 +202,46 @@ async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
         }
     }
     tracing::info!("clock {:?}, time scale {}", config.clock, config.time_scale);
+    let shutdown = shutdown_signal();
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening http://{local}").and_then(|()| out.flush());
     }
-    prepared.serve(listener, shutdown_signal()).await;
+    prepared.serve(listener, shutdown).await;
     tracing::info!("stopped");
     ExitCode::SUCCESS
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when it is first polled, so a signal sent right after the
+/// `listening` line still stops the fake gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(int) => tracing::info!("Ctrl-C: finishing in-flight requests"),
+                () = wait(term) => tracing::info!("SIGTERM: finishing in-flight requests"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C: finishing in-flight requests"),
-        () = term => tracing::info!("SIGTERM: finishing in-flight requests"),
+        tracing::info!("Ctrl-C: finishing in-flight requests");
     }
 }
 

@@ -71,11 +71,11 @@ fn rust_error_fields(e: &Error) -> Vec<String> {
 }
 
 async fn post_json(fake: &FakeServer, path: &str, body: &Value) -> common::Resp {
-    common::post(&format!("{}{path}", fake.url()), "", &body.to_string()).await
+    common::control_post(&format!("{}{path}", fake.url()), Some(&body.to_string())).await
 }
 
 async fn put_json(fake: &FakeServer, path: &str, body: &Value) -> common::Resp {
-    common::put(&format!("{}{path}", fake.url()), &body.to_string()).await
+    common::control_put(&format!("{}{path}", fake.url()), &body.to_string()).await
 }
 
 /// Both faces succeeded and the fakes agree.
