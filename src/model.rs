@@ -1,5 +1,5 @@
 //! The API's nouns as they travel on the wire: backup status and method, the
-//! backup object (fields in the spec's order, `null` where the spec says
+//! backup object (fields in the documented order, `null` where the API writes
 //! `null`) and the database object.
 //!
 //! These are *views*: the store keeps its own records and renders one of these
@@ -116,7 +116,7 @@ pub struct DatabaseInfo {
     pub status: String,
     /// The database type (`postgresql`, …).
     pub type_name: String,
-    /// The database type again, under the name the spec's attribute table uses.
+    /// The database type again, under the name of the API's attribute table.
     #[serde(rename = "type")]
     pub db_type: String,
     /// The engine version shown to people.

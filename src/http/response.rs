@@ -50,7 +50,7 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Reply {
 }
 
 /// `{"<key>": value}` with `value`'s own field order (a `json!` map would
-/// sort the keys; the spec fixes the order of a backup's fields).
+/// sort the keys; the API fixes the order of a backup's fields).
 pub fn wrapped<T: Serialize + ?Sized>(status: StatusCode, key: &str, value: &T) -> Reply {
     let mut out = Vec::with_capacity(512);
     out.push(b'{');
