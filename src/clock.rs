@@ -116,6 +116,18 @@ impl Clock {
         Ok(self.now())
     }
 
+    /// Puts the clock back at `millis`, as if it had just started there (a
+    /// reset of the whole fake: the one move backwards there is).
+    pub fn restart(&self, millis: i64) {
+        let _writer = self.writer.lock();
+        let offset = self.offset.load(Ordering::Acquire);
+        let moved = i128::from(offset) + i128::from(millis) - i128::from(self.now());
+        self.offset.store(
+            moved.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+            Ordering::Release,
+        );
+    }
+
     /// Sets the clock to `millis`, refusing to move backwards.
     pub fn set(&self, millis: i64) -> Result<i64, ClockError> {
         let _writer = self.writer.lock();

@@ -41,6 +41,9 @@ pub struct Config {
     /// How long an exchanged JWT and an addon token stay valid, in real
     /// (wall-clock) time.
     pub credential_ttl: Duration,
+    /// When set, the `/_fake` control API (all but its health check)
+    /// requires `Authorization: Bearer <admin_token>`.
+    pub admin_token: Option<String>,
     /// When `false`, every request is accepted without a token.
     pub auth: bool,
     /// System or manual clock.
@@ -69,6 +72,7 @@ impl Default for Config {
             token: None,
             api_tokens: Vec::new(),
             credential_ttl: Duration::from_secs(3600),
+            admin_token: None,
             auth: true,
             clock: ClockMode::System,
             time_scale: 1.0,

@@ -18,6 +18,9 @@ pub enum Error {
     /// No such database or backup (`"database"`, `"backup"`; over HTTP: a 404
     /// naming the same resource).
     NotFound(&'static str),
+    /// A remote fake could not be reached, or answered something this
+    /// client does not understand (the status, if any, and what happened).
+    Remote(Option<u16>, String),
 }
 
 /// One field of a setting or control input and what is wrong with it.
@@ -68,6 +71,8 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::NotFound(what) => write!(f, "no such {what}"),
+            Error::Remote(Some(status), what) => write!(f, "the remote fake answered {status}: {what}"),
+            Error::Remote(None, what) => write!(f, "cannot reach the remote fake: {what}"),
         }
     }
 }

@@ -236,6 +236,16 @@ pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
     Ok(set)
 }
 
+/// Parses fixture text given at run time (a control request, not a file):
+/// checked like a file, but `archive_file` is refused (a request may not make
+/// the fake serve files from disk).
+pub fn parse_request(text: &str, what: &str) -> Result<FixtureSet, FixtureError> {
+    let mut set = FixtureSet::default();
+    let mut seen = Seen::default();
+    load_text(text, Path::new(what), None, &mut set, &mut seen)?;
+    Ok(set)
+}
+
 /// Ids already taken, across files.
 #[derive(Default)]
 struct Seen {
@@ -394,7 +404,7 @@ fn resolve_archive_file(b: &mut BackupFixture, base: Option<&Path>) -> Result<()
         return Ok(());
     };
     let Some(base) = base else {
-        return Err("archive_file cannot be used in the embedded fixtures".into());
+        return Err("archive_file can only be used in fixture files loaded at start".into());
     };
     let full = base.join(file);
     let len = std::fs::metadata(&full)

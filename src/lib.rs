@@ -62,6 +62,7 @@ mod timestamp;
 
 pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
+pub use control::{Control, CreatedDatabase};
 pub use error::{Error, FieldError};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
 pub use model::{Backup, DatabaseInfo, Method, Status};

@@ -166,7 +166,7 @@ pub struct LifecyclePatch {
 
 /// One database's lifecycle: its own override, and the settings in effect
 /// once the override is laid over the global ones.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseLifecycle {
     /// What its new backups get.
     pub effective: Lifecycle,

@@ -45,6 +45,10 @@ struct Cli {
     #[arg(long, env = "CREDENTIAL_TTL", default_value_t = Config::default().credential_ttl.as_secs())]
     credential_ttl: u64,
 
+    /// Make the /_fake control API (all but /_fake/health) require `Authorization: Bearer <ADMIN_TOKEN>`.
+    #[arg(long, env = "ADMIN_TOKEN")]
+    admin_token: Option<String>,
+
     /// Accept every request without a token (logged loudly at start).
     #[arg(long, env = "NO_AUTH")]
     no_auth: bool,
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         seed: cli.seed,
         token: cli.token.clone(),
         api_tokens: cli.api_tokens.clone(),
+        admin_token: cli.admin_token.clone(),
         credential_ttl: Duration::from_secs(cli.credential_ttl),
         auth: !cli.no_auth,
         clock: cli.clock,

@@ -24,6 +24,9 @@ pub(crate) struct Shared {
     pub download_ttl: Duration,
     /// Base of download links; `None` = the host the client used.
     pub public_url: Option<String>,
+    /// How many databases and backups were made at run time without an id
+    /// (their generated ids are drawn from the seed and this count).
+    pub generated: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Shared {
@@ -68,7 +71,8 @@ impl Shared {
             config.api_tokens.clone(),
             config.credential_ttl,
             crate::ids::random_secret(),
-        );
+        )
+        .with_admin_token(config.admin_token.clone());
         for db in &set.databases {
             credentials.add_database_tokens(&db.id, &db.tokens);
         }
@@ -79,6 +83,7 @@ impl Shared {
             body_limit: config.body_limit,
             download_ttl: config.download_ttl,
             public_url: config.public_url.clone(),
+            generated: Default::default(),
         })
     }
 }

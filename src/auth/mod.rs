@@ -107,6 +107,8 @@ pub(crate) struct Credentials {
     signer: TokenSigner,
     /// How long a JWT or an addon token lives, in real time.
     ttl: Duration,
+    /// The token `/_fake` requires, if any.
+    admin: Option<String>,
 }
 
 /// The real time, in Unix seconds (credentials live on the wall clock).
@@ -132,7 +134,14 @@ impl Credentials {
             api_tokens,
             signer: TokenSigner::new(secret),
             ttl,
+            admin: None,
         }
+    }
+
+    /// Makes `/_fake` require `token` (`None`: open).
+    pub fn with_admin_token(mut self, token: Option<String>) -> Self {
+        self.admin = token;
+        self
     }
 
     fn expiry(&self) -> i64 {
@@ -164,6 +173,34 @@ impl Credentials {
     /// A DB-API token for the database `addon_id`, valid for the TTL.
     pub fn addon_token(&self, addon_id: &str) -> String {
         self.signer.addon_token(addon_id, self.expiry())
+    }
+
+    /// Forgets every database token (a reset, before the fixtures' are added
+    /// again).
+    pub fn clear_database_tokens(&self) {
+        self.database_tokens.write().clear();
+    }
+
+    /// Forgets the tokens of the database `addon_id` (it was deleted).
+    pub fn remove_database(&self, addon_id: &str) {
+        let mut map = self.database_tokens.write();
+        map.retain(|_, dbs| {
+            dbs.retain(|d| d != addon_id);
+            !dbs.is_empty()
+        });
+    }
+
+    /// Whether `/_fake` may be called with `authorization`: always without an
+    /// admin token; with one, only by a request bearing it.
+    pub fn check_admin(&self, authorization: Option<&[u8]>) -> Result<(), String> {
+        let Some(admin) = &self.admin else {
+            return Ok(());
+        };
+        match bearer(authorization) {
+            Ok(t) if t == admin => Ok(()),
+            Ok(_) => Err("invalid admin token".into()),
+            Err(_) => Err("the control API needs `Authorization: Bearer <admin token>` (--admin-token)".into()),
+        }
     }
 
     /// Makes `tokens` open the database `addon_id`.

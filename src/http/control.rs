@@ -13,6 +13,11 @@
 //! | `GET`/`PUT /_fake/databases/:db/lifecycle` | one database's override |
 //! | `GET`/`PUT /_fake/retention` | `{"max_backups_per_database": N \| null}` |
 //! | `GET`/`PUT /_fake/seed` | `{"seed": N}` re-seeds every database; with `"database": id`, that one |
+//! | `POST /_fake/reset` | everything back as at start |
+//! | `GET`/`POST /_fake/databases` | list; create one (fixture-shaped, every field optional) → its id and token |
+//! | `DELETE /_fake/databases/:db` | delete one |
+//! | `POST /_fake/databases/:db/reset` | one database back as it was made |
+//! | `POST /_fake/databases/:db/backups` | add a backup in any state (fixture-shaped) |
 
 use std::time::Duration;
 
@@ -38,12 +43,16 @@ pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts
         return response::not_found("database");
     }
     let body = match op {
-        Op::MoveClock | Op::SetLifecycle | Op::SetDatabaseLifecycle | Op::SetRetention | Op::SetSeed => {
-            match read_json(shared, parts, body).await {
-                Ok(b) => b.unwrap_or_default(),
-                Err(r) => return r,
-            }
-        }
+        Op::MoveClock
+        | Op::SetLifecycle
+        | Op::SetDatabaseLifecycle
+        | Op::SetRetention
+        | Op::SetSeed
+        | Op::CreateDatabase
+        | Op::SeedBackup => match read_json(shared, parts, body).await {
+            Ok(b) => b.unwrap_or_default(),
+            Err(r) => return r,
+        },
         _ => JsonObject::new(),
     };
     match run(shared, op, p, body) {
@@ -73,8 +82,32 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, body: JsonObject) -> Result<Reply
             control::reseed(shared, seed, db).map_err(fail)?;
             ok(&json!({ "seed": seed, "database": body.get("database") }))
         }
+        Op::Reset => {
+            control::reset(shared);
+            ok(&json!({ "reset": true }))
+        }
+        Op::ListDatabases => ok(&json!({ "databases": control::databases(shared) })),
+        Op::CreateDatabase => created(&control::create_database(shared, body).map_err(fail)?),
+        Op::DeleteDatabase => {
+            control::delete_database(shared, p.db).map_err(fail)?;
+            ok(&json!({ "deleted": p.db }))
+        }
+        Op::ResetDatabase => response::wrapped(
+            StatusCode::OK,
+            "database",
+            &control::reset_database(shared, p.db).map_err(fail)?,
+        ),
+        Op::SeedBackup => response::wrapped(
+            StatusCode::CREATED,
+            "database_backup",
+            &control::seed_backup(shared, p.db, body).map_err(fail)?,
+        ),
         _ => response::not_found("route"),
     })
+}
+
+fn created<T: Serialize + ?Sized>(value: &T) -> Reply {
+    response::json(StatusCode::CREATED, value)
 }
 
 fn ok<T: Serialize + ?Sized>(value: &T) -> Reply {

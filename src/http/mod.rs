@@ -66,6 +66,12 @@ async fn dispatch(shared: &Shared, req: Request<Incoming>) -> (Reply, &'static s
         );
     };
     let p = matched.params;
+    if matched.route.plane == Plane::Control && op != routes::Op::Health {
+        let authorization = parts.headers.get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
+        if let Err(why) = shared.credentials.check_admin(authorization) {
+            return (response::error(hyper::StatusCode::UNAUTHORIZED, &why, None), op.name());
+        }
+    }
     let reply = match matched.route.plane {
         Plane::Api => api::handle(shared, op, p, &parts, body).await,
         Plane::Download => download::download(shared, p.db, p.backup, &parts).await,

@@ -134,6 +134,13 @@ impl FakeServerBuilder {
         self
     }
 
+    /// Makes the `/_fake` control API (all but its health check) require
+    /// `Authorization: Bearer <token>`.
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.config.admin_token = Some(token.into());
+        self
+    }
+
     /// Accepts every request without a token.
     pub fn no_auth(mut self) -> Self {
         self.config.auth = false;

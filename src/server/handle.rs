@@ -86,6 +86,24 @@ impl FakeServer {
         &self.token
     }
 
+    /// A [`Control`](crate::Control) of this fake: the same steering methods
+    /// a remote fake has, cheap to clone and to move into a task.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// tokio::spawn(async move { control.advance(std::time::Duration::from_secs(5)).await })
+    ///     .await
+    ///     .unwrap()
+    ///     .unwrap();
+    /// # }
+    /// ```
+    pub fn control(&self) -> crate::Control {
+        crate::Control::local(self.shared.clone())
+    }
+
     /// The seed of every random draw of this server.
     pub fn seed(&self) -> u64 {
         control::seed(&self.shared)

@@ -31,13 +31,15 @@ pub(crate) struct DbState {
     /// The next scheduled hour not yet given its backup, when periodic
     /// backups are on.
     pub next_periodic: Option<i64>,
+    /// The fixture the database was made from (what a reset goes back to).
+    pub origin: Arc<DatabaseFixture>,
     rng: DetRng,
 }
 
 impl DbState {
     /// The state of a database from its (checked) fixture, at `now`, with the
     /// lifecycle `life` for its timed fixture backups.
-    pub fn from_fixture(f: &DatabaseFixture, life: &Lifecycle, global_seed: u64, now: i64) -> Self {
+    pub fn from_fixture(f: &Arc<DatabaseFixture>, life: &Lifecycle, global_seed: u64, now: i64) -> Self {
         let meta = DatabaseMeta {
             addon_id: f.id.clone(),
             database_id: f.database_id.clone(),
@@ -60,6 +62,7 @@ impl DbState {
             meta,
             backups,
             next_periodic: None,
+            origin: f.clone(),
         };
         state.reseed(global_seed);
         state.schedule_after(now);
@@ -175,7 +178,8 @@ impl DbState {
     }
 }
 
-fn record_from_fixture(b: &BackupFixture, meta: &DatabaseMeta, life: &Lifecycle) -> BackupRecord {
+/// The record of a (checked) fixture backup of the database `meta`.
+pub(crate) fn record_from_fixture(b: &BackupFixture, meta: &DatabaseMeta, life: &Lifecycle) -> BackupRecord {
     let progress = match (&b.progress, b.status) {
         (Some(p), _) => {
             let phases = life.phases();

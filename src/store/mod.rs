@@ -40,7 +40,7 @@ use parking_lot::RwLock;
 use crate::clock::{Clock, ClockMode};
 use crate::config::Config;
 use crate::error::Error;
-use crate::fixtures::{DatabaseFixture, FixtureSet};
+use crate::fixtures::{BackupFixture, DatabaseFixture, FixtureSet};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo, Method, Status};
 
@@ -59,6 +59,18 @@ pub(crate) struct Store {
     lifecycle: RwLock<Lifecycle>,
     retention: RwLock<Option<usize>>,
     seed: RwLock<u64>,
+    /// What a reset goes back to.
+    initial: Initial,
+}
+
+/// The state a fake started with.
+#[derive(Debug)]
+struct Initial {
+    fixtures: Vec<Arc<DatabaseFixture>>,
+    clock: i64,
+    lifecycle: Lifecycle,
+    retention: Option<usize>,
+    seed: u64,
 }
 
 /// What a download needs to know of a backup, copied out of the store.
@@ -81,6 +93,13 @@ impl Store {
     /// Builds the state from checked fixtures.
     pub fn new(config: &Config, fixtures: &FixtureSet, seed: u64) -> Self {
         let start = config.clock_start.unwrap_or_else(crate::clock::system_millis);
+        let initial = Initial {
+            fixtures: fixtures.databases.iter().cloned().map(Arc::new).collect(),
+            clock: start,
+            lifecycle: config.lifecycle.clone(),
+            retention: config.retention,
+            seed,
+        };
         let store = Self {
             databases: RwLock::default(),
             order: RwLock::default(),
@@ -89,15 +108,79 @@ impl Store {
             lifecycle: RwLock::new(config.lifecycle.clone()),
             retention: RwLock::new(config.retention),
             seed: RwLock::new(seed),
+            initial,
         };
-        for db in &fixtures.databases {
+        for db in &store.initial.fixtures {
             store.add_database(db);
         }
         store
     }
 
+    /// Puts everything back as at start: the fixtures' databases (and no
+    /// other), the clock, the lifecycle, the retention and the seed.
+    /// Requests in flight during a reset may see either state.
+    pub fn reset(&self) {
+        let i = &self.initial;
+        self.clock.restart(i.clock);
+        *self.lifecycle.write() = i.lifecycle.clone();
+        *self.retention.write() = i.retention;
+        *self.seed.write() = i.seed;
+        self.databases.write().clear();
+        self.order.write().clear();
+        self.backups.write().clear();
+        for db in &i.fixtures {
+            self.add_database(db);
+        }
+    }
+
+    /// The databases the fake started with, as their fixtures.
+    pub fn initial_fixtures(&self) -> &[Arc<DatabaseFixture>] {
+        &self.initial.fixtures
+    }
+
+    /// Adds a database made at run time, refusing ids already in use.
+    pub fn create_database(&self, f: DatabaseFixture) -> Result<Db<'_>, Error> {
+        {
+            let dbs = self.databases.read();
+            for (field, key) in [("id", &f.id), ("database_id", &f.database_id)] {
+                if dbs.contains_key(key.as_str()) {
+                    return Err(Error::invalid(
+                        field,
+                        format!("`{key}` is already a database of this fake"),
+                    ));
+                }
+            }
+            let index = self.backups.read();
+            if let Some(b) = f.backups.iter().find(|b| index.contains_key(&b.id)) {
+                return Err(Error::invalid(
+                    "backups",
+                    format!("backup id `{}` is already in use", b.id),
+                ));
+            }
+        }
+        Ok(self.add_database(&Arc::new(f)))
+    }
+
+    /// Removes the database `key` and its backups; returns its addon id.
+    pub fn remove_database(&self, key: &str) -> Option<String> {
+        let cell = self.databases.write().remove(key)?;
+        let s = cell.write();
+        let addon_id = s.meta.addon_id.clone();
+        {
+            let mut dbs = self.databases.write();
+            dbs.remove(&s.meta.addon_id);
+            dbs.remove(&s.meta.database_id);
+        }
+        self.order.write().retain(|c| !Arc::ptr_eq(c, &cell));
+        let mut index = self.backups.write();
+        for b in &s.backups {
+            index.remove(&b.id);
+        }
+        Some(addon_id)
+    }
+
     /// Adds a database from its fixture (already checked).
-    pub fn add_database(&self, f: &DatabaseFixture) -> Db<'_> {
+    pub fn add_database(&self, f: &Arc<DatabaseFixture>) -> Db<'_> {
         let now = self.now();
         let life = self.lifecycle.read().patched(&f.lifecycle);
         let mut state = DbState::from_fixture(f, &life, self.seed(), now);
@@ -396,6 +479,50 @@ impl Db<'_> {
         record.finish_now(outcome, size, now);
         let record = s.find(backup_id)?;
         Some(record.view(&s.meta, now))
+    }
+
+    /// The fixture the database was made from.
+    pub fn origin(&self) -> Arc<DatabaseFixture> {
+        self.cell.read().origin.clone()
+    }
+
+    /// Puts the database back as it was made (its fixture, drawn again from
+    /// its seed), at the current time.
+    pub fn reset(&self) {
+        let now = self.store.now();
+        let mut s = self.cell.write();
+        let origin = s.origin.clone();
+        let life = self.store.lifecycle.read().patched(&origin.lifecycle);
+        let mut fresh = DbState::from_fixture(&origin, &life, self.store.seed(), now);
+        fresh.enforce_retention(self.store.retention(), now);
+        let mut index = self.store.backups.write();
+        for b in &s.backups {
+            index.remove(&b.id);
+        }
+        for b in &fresh.backups {
+            index.insert(b.id.clone(), self.cell.clone());
+        }
+        *s = fresh;
+    }
+
+    /// Adds a backup in any state, from its (checked) fixture; refuses an id
+    /// already in use.
+    pub fn seed_backup(&self, b: &BackupFixture) -> Result<Backup, Error> {
+        let now = self.fresh();
+        let mut s = self.cell.write();
+        let mut index = self.store.backups.write();
+        if index.contains_key(&b.id) {
+            return Err(Error::invalid("id", format!("backup id `{}` is already in use", b.id)));
+        }
+        let life = self.store.lifecycle.read().patched(&s.meta.lifecycle);
+        let record = database::record_from_fixture(b, &s.meta, &life);
+        let view = record.view(&s.meta, now);
+        index.insert(record.id.clone(), self.cell.clone());
+        s.insert(record);
+        for id in s.enforce_retention(self.store.retention(), now) {
+            index.remove(&id);
+        }
+        Ok(view)
     }
 
     /// Copies of the database's metadata and records (for the renderer's tests).

@@ -1,0 +1,267 @@
+//! The control core: every operation a test uses to steer the fake, each one
+//! function that checks its input and returns a typed [`Error`].
+//!
+//! The `/_fake` HTTP routes (`http/control.rs`), the methods of
+//! [`crate::FakeServer`] and [`Control`] in-process are thin adapters over
+//! these functions, so the faces cannot disagree on a rule: an input one
+//! refuses, the other refuses with the same field and message.
+//!
+//! - `client`: [`Control`], the Rust face, in-process or remote;
+//! - `remote`: its HTTP transport to a fake in another process.
+
+mod client;
+#[cfg(feature = "remote")]
+mod remote;
+
+pub use client::Control;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::clock::ClockMode;
+use crate::config;
+use crate::error::Error;
+use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
+use crate::model::{Backup, DatabaseInfo};
+use crate::shared::Shared;
+use crate::timestamp::Timestamp;
+
+/// The clock as `GET /_fake/clock` shows it (keys in alphabetical order,
+/// as the route has always written them).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct ClockState {
+    /// How it moves.
+    pub mode: ClockMode,
+    /// The fake's current time.
+    pub now: Timestamp,
+    /// The system clock's speed (1.0 = real time).
+    pub time_scale: f64,
+}
+
+/// The clock now.
+pub(crate) fn clock(shared: &Shared) -> ClockState {
+    let store = &shared.store;
+    ClockState {
+        now: Timestamp::from_millis(store.now()),
+        mode: store.clock_mode(),
+        time_scale: store.time_scale(),
+    }
+}
+
+/// Moves the clock forward by `by`; every backup moves with it and the
+/// periodic backups that became due are created.
+pub(crate) fn advance(shared: &Shared, by: Duration) -> ClockState {
+    shared.store.advance(by.as_millis().min(u128::from(u64::MAX)) as u64);
+    clock(shared)
+}
+
+/// Sets the clock to `to`; moving backwards is refused (field `set`).
+pub(crate) fn set_time(shared: &Shared, to: &Timestamp) -> Result<ClockState, Error> {
+    shared.store.set_time(to.millis())?;
+    Ok(clock(shared))
+}
+
+/// The global lifecycle settings.
+pub(crate) fn lifecycle(shared: &Shared) -> Lifecycle {
+    shared.store.lifecycle()
+}
+
+/// Changes the global lifecycle settings for backups created from now on.
+pub(crate) fn set_lifecycle(shared: &Shared, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
+    shared.store.set_lifecycle(patch)
+}
+
+/// One database's lifecycle override and the settings in effect.
+pub(crate) fn database_lifecycle(shared: &Shared, db: &str) -> Result<DatabaseLifecycle, Error> {
+    Ok(shared.store.db(db).ok_or(Error::NotFound("database"))?.lifecycle())
+}
+
+/// Merges `patch` into one database's lifecycle override.
+pub(crate) fn set_database_lifecycle(
+    shared: &Shared,
+    db: &str,
+    patch: &LifecyclePatch,
+) -> Result<DatabaseLifecycle, Error> {
+    shared
+        .store
+        .db(db)
+        .ok_or(Error::NotFound("database"))?
+        .set_lifecycle(patch)
+}
+
+/// The retention cap.
+pub(crate) fn retention(shared: &Shared) -> Option<usize> {
+    shared.store.retention()
+}
+
+/// Caps the backups kept per database (`None`: no cap) and applies the cap
+/// now; 0 is refused (field `max_backups_per_database`).
+pub(crate) fn set_retention(shared: &Shared, cap: Option<usize>) -> Result<Option<usize>, Error> {
+    config::check_retention(cap).map_err(|e| rename_field(e, "max_backups_per_database"))?;
+    shared.store.set_retention(cap);
+    Ok(cap)
+}
+
+/// The global seed.
+pub(crate) fn seed(shared: &Shared) -> u64 {
+    shared.store.seed()
+}
+
+/// Re-seeds every database (`db` = `None`), or gives one database a seed of
+/// its own.
+pub(crate) fn reseed(shared: &Shared, seed: u64, db: Option<&str>) -> Result<(), Error> {
+    match db {
+        None => shared.store.reseed(seed),
+        Some(db) => shared.store.db(db).ok_or(Error::NotFound("database"))?.reseed(seed),
+    }
+    Ok(())
+}
+
+/// Ends a backup now: `done` (with the size it had or would have had) or
+/// `error`.
+pub(crate) fn finish_backup(shared: &Shared, backup: &str, outcome: Outcome) -> Result<Backup, Error> {
+    shared
+        .store
+        .db_of_backup(backup)
+        .and_then(|db| db.finish_backup(backup, outcome))
+        .ok_or(Error::NotFound("backup"))
+}
+
+/// `e` with its field renamed to how this face calls it.
+fn rename_field(e: Error, field: &str) -> Error {
+    match e {
+        Error::Invalid(mut errors) => {
+            for f in &mut errors {
+                f.field = field.to_string();
+            }
+            Error::Invalid(errors)
+        }
+        other => other,
+    }
+}
+
+/// Puts the whole fake back as it started: the fixtures' databases (and no
+/// other), their tokens, the clock, the lifecycle, the retention and the seed.
+pub(crate) fn reset(shared: &Shared) {
+    shared.store.reset();
+    shared.credentials.clear_database_tokens();
+    for f in shared.store.initial_fixtures() {
+        shared.credentials.add_database_tokens(&f.id, &f.tokens);
+    }
+    shared.generated.store(0, Ordering::Relaxed);
+}
+
+/// A database made at run time, with a token that opens it alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedDatabase {
+    /// Its addon id: its name in database-API paths.
+    pub id: String,
+    /// A bearer token valid for this database only.
+    pub token: String,
+    /// The database object, as `GET /api/databases/:db` shows it.
+    pub database: DatabaseInfo,
+}
+
+/// The next value for a generated id, stable for a seed and an order of calls.
+fn next_generated(shared: &Shared, kind: &str) -> String {
+    let n = shared.generated.fetch_add(1, Ordering::Relaxed);
+    crate::ids::derived_id(kind, &format!("{}/{n}", shared.store.seed()))
+}
+
+/// Creates a database from a fixture-shaped JSON object, where every field
+/// may be left out: `id` (generated `ad-…`), `database_id` (generated),
+/// `type` (`postgresql`), `resource_name` (generated), `app` (`test-app`),
+/// plus any other field of the fixture format (backups included). It gets a
+/// fresh token of its own, added to any it was given.
+pub(crate) fn create_database(shared: &Shared, spec: Map<String, Value>) -> Result<CreatedDatabase, Error> {
+    let mut spec = spec;
+    let hex = next_generated(shared, "database");
+    let defaults = [
+        ("id", format!("ad-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..])),
+        ("database_id", hex.clone()),
+        ("type", "postgresql".to_string()),
+        ("resource_name", format!("test-db-{}", &hex[16..])),
+        ("app", "test-app".to_string()),
+    ];
+    for (field, value) in defaults {
+        spec.entry(field).or_insert(Value::String(value));
+    }
+    let token = format!("fake-db-{}", next_generated(shared, "token"));
+    let tokens = spec.entry("tokens").or_insert_with(|| Value::Array(Vec::new()));
+    let Value::Array(list) = tokens else {
+        return Err(Error::invalid("tokens", "must be a list of strings"));
+    };
+    list.push(Value::String(token.clone()));
+    let text = json!({ "databases": [Value::Object(spec)] }).to_string();
+    let mut set =
+        crate::fixtures::parse_request(&text, "<database>").map_err(|e| Error::invalid("database", e.message))?;
+    let fixture = set
+        .databases
+        .pop()
+        .ok_or_else(|| Error::invalid("database", "is required"))?;
+    let db = shared.store.create_database(fixture)?;
+    let id = db.addon_id();
+    shared.credentials.add_database_tokens(&id, &db.origin().tokens);
+    Ok(CreatedDatabase {
+        id,
+        token,
+        database: db.info(),
+    })
+}
+
+/// Deletes a database and its backups; its tokens stop working.
+pub(crate) fn delete_database(shared: &Shared, db: &str) -> Result<(), Error> {
+    let id = shared.store.remove_database(db).ok_or(Error::NotFound("database"))?;
+    shared.credentials.remove_database(&id);
+    Ok(())
+}
+
+/// Puts one database back as it was made (its fixture, or its creation
+/// request), at the current time.
+pub(crate) fn reset_database(shared: &Shared, db: &str) -> Result<DatabaseInfo, Error> {
+    let db = shared.store.db(db).ok_or(Error::NotFound("database"))?;
+    db.reset();
+    Ok(db.info())
+}
+
+/// Every database, as `GET /api/databases/:db` shows them.
+pub(crate) fn databases(shared: &Shared) -> Vec<DatabaseInfo> {
+    shared.store.databases().iter().map(|db| db.info()).collect()
+}
+
+/// Adds a backup in any state to a database, from a fixture-shaped JSON
+/// object (`created_at` and a `status` or `progress` required; `id`
+/// generated when left out).
+pub(crate) fn seed_backup(shared: &Shared, db: &str, spec: Map<String, Value>) -> Result<Backup, Error> {
+    let db = shared.store.db(db).ok_or(Error::NotFound("database"))?;
+    let mut spec = spec;
+    if !spec.contains_key("id") {
+        let secs = spec
+            .get("created_at")
+            .and_then(Value::as_str)
+            .and_then(|t| Timestamp::parse(t).ok())
+            .map_or(0, |t| t.millis().div_euclid(1000).clamp(0, i64::from(u32::MAX)));
+        let hex = next_generated(shared, "backup");
+        spec.insert("id".into(), Value::String(format!("{secs:08x}{}", &hex[8..])));
+    }
+    let origin = db.origin();
+    let skeleton = json!({
+        "id": origin.id,
+        "database_id": origin.database_id,
+        "resource_name": origin.resource_name,
+        "type": origin.db_type,
+        "app": origin.app,
+        "backups": [Value::Object(spec)],
+    });
+    let text = json!({ "databases": [skeleton] }).to_string();
+    let mut set = crate::fixtures::parse_request(&text, "<backup>").map_err(|e| Error::invalid("backup", e.message))?;
+    let backup = set
+        .databases
+        .pop()
+        .and_then(|mut d| d.backups.pop())
+        .ok_or_else(|| Error::invalid("backup", "is required"))?;
+    db.seed_backup(&backup)
+}
