@@ -1,5 +1,6 @@
-//! Identifiers and randomness: backup ids shaped like MongoDB ObjectIds, and
-//! the seeded generators every random draw of the fake comes from.
+//! Identifiers and randomness: backup ids shaped like MongoDB ObjectIds, the
+//! seeded generators every random draw of the fake comes from, and ids
+//! derived from names (a database type's, an instance's).
 //!
 //! Each database owns its generator, seeded from the global seed and the
 //! database's addon id, so the ids, outcomes and sizes of one database depend
@@ -39,9 +40,32 @@ pub fn backup_id(rng: &mut DetRng, created_secs: i64) -> String {
     format!("{secs:08x}{:016x}", rng.random::<u64>())
 }
 
+/// A 24-hex id that depends only on `parts` (the same parts always give
+/// the same id, in every run and build): for things the fake names but
+/// never creates, like a database type's id.
+pub fn derived_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        // Each part's length first, so ("ab", "c") and ("a", "bc") differ.
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_24_hex_and_depend_only_on_their_parts() {
+        let a = derived_id(&["type", "postgresql"]);
+        assert!(crate::fixtures::is_object_id(&a), "{a}");
+        assert_eq!(a, derived_id(&["type", "postgresql"]));
+        assert_ne!(a, derived_id(&["type", "mysql"]));
+        assert_ne!(derived_id(&["ab", "c"]), derived_id(&["a", "bc"]));
+    }
 
     #[test]
     fn ids_are_24_lowercase_hex_starting_with_the_creation_time() {

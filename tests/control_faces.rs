@@ -17,7 +17,13 @@ const START: &str = "2024-03-01T10:00:00.000+00:00";
 /// through its Rust methods.
 async fn twins() -> (FakeServer, FakeServer) {
     let start = Timestamp::parse(START).unwrap().millis();
-    let one = || FakeServer::builder().manual_clock().clock_start_millis(start).seed(11).start();
+    let one = || {
+        FakeServer::builder()
+            .manual_clock()
+            .clock_start_millis(start)
+            .seed(11)
+            .start()
+    };
     (one().await, one().await)
 }
 
@@ -143,7 +149,13 @@ async fn a_database_lifecycle_is_judged_alike_and_an_unknown_database_is_404_for
     let bad = json!({ "running_secs": -1.0 });
     let r = put_json(&a, "/_fake/databases/my-db-123/lifecycle", &bad).await;
     let patch: LifecyclePatch = serde_json::from_value(bad).unwrap();
-    same_refusal(&r, b.set_database_lifecycle("my-db-123", &patch).map(drop), &a, &b, &before);
+    same_refusal(
+        &r,
+        b.set_database_lifecycle("my-db-123", &patch).map(drop),
+        &a,
+        &b,
+        &before,
+    );
 
     let r = put_json(&a, "/_fake/databases/nope/lifecycle", &good).await;
     let patch: LifecyclePatch = serde_json::from_value(good).unwrap();
