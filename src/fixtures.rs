@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::lifecycle::{LifecyclePatch, Outcome};
-use crate::model::{Method, Status};
+use crate::model::{
+    DatabaseFeature, DatabaseStatus, FeatureStatus, InstanceStatus, InstanceType, MaintenanceWindow, Method, Status,
+};
 use crate::timestamp::Timestamp;
 
 /// The default data set, compiled into the crate.
@@ -101,6 +103,23 @@ pub struct DatabaseFixture {
     /// When the database was created.
     #[serde(default)]
     pub created_at: Option<Timestamp>,
+    /// Where the deployment stands (default `running`).
+    #[serde(default)]
+    pub status: DatabaseStatus,
+    /// The host name (default `<resource_name>.<type>.db.fake.scalingo.test`).
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// The database's features (default: none).
+    #[serde(default)]
+    pub features: Vec<FeatureFixture>,
+    /// The weekly maintenance window; each field left out takes its default
+    /// (Tuesday, 03:00 UTC, 8 hours).
+    #[serde(default)]
+    pub maintenance_window: MaintenanceWindowFixture,
+    /// The instances (default: one `db-node` on the database's host name and
+    /// its type's port).
+    #[serde(default)]
+    pub instances: Option<Vec<InstanceFixture>>,
     /// Bearer tokens valid for this database only.
     #[serde(default)]
     pub tokens: Vec<String>,
@@ -120,6 +139,87 @@ pub struct DatabaseFixture {
     /// The backups, in any order (the API lists them newest first).
     #[serde(default)]
     pub backups: Vec<BackupFixture>,
+}
+
+/// A database feature as written in a fixture file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureFixture {
+    /// The feature's name (`force-ssl`, …).
+    pub name: String,
+    /// `ACTIVATED` (default), `PENDING` or `FAILED`.
+    #[serde(default)]
+    pub status: FeatureStatus,
+}
+
+impl FeatureFixture {
+    /// The feature as the API shows it.
+    pub fn feature(&self) -> DatabaseFeature {
+        DatabaseFeature {
+            name: self.name.clone(),
+            status: self.status,
+        }
+    }
+}
+
+/// A maintenance window as written in a fixture file: each field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindowFixture {
+    /// 0 (Sunday) to 6 (Saturday); default 2.
+    #[serde(default)]
+    pub weekday_utc: Option<u64>,
+    /// 0 to 23; default 3.
+    #[serde(default)]
+    pub starting_hour_utc: Option<u64>,
+    /// 1 to 24; default 8.
+    #[serde(default)]
+    pub duration_in_hour: Option<u64>,
+}
+
+impl MaintenanceWindowFixture {
+    /// The window, defaults filled in, or what is out of range.
+    pub fn window(&self) -> Result<MaintenanceWindow, String> {
+        let d = MaintenanceWindow::default();
+        Ok(MaintenanceWindow {
+            weekday_utc: self
+                .weekday_utc
+                .map_or(Ok(d.weekday_utc), MaintenanceWindow::check_weekday)?,
+            starting_hour_utc: self
+                .starting_hour_utc
+                .map_or(Ok(d.starting_hour_utc), MaintenanceWindow::check_starting_hour)?,
+            duration_in_hour: self
+                .duration_in_hour
+                .map_or(Ok(d.duration_in_hour), MaintenanceWindow::check_duration)?,
+        })
+    }
+}
+
+/// An instance as written in a fixture file: each field optional.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstanceFixture {
+    /// Default: 24 hex derived from the database id and the instance's rank.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Default: the database's host name.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    /// Default: the type's port (5432 for PostgreSQL, …).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Default `running`.
+    #[serde(default)]
+    pub status: InstanceStatus,
+    /// `db-node` (default), `utility` or `haproxy`.
+    #[serde(default, rename = "type")]
+    pub instance_type: InstanceType,
+    /// Default: none.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Default `10.0.0.<rank + 1>`.
+    #[serde(default)]
+    pub private_ip: Option<String>,
 }
 
 /// A backup as written in a fixture file.
@@ -347,12 +447,75 @@ fn check_database(db: &DatabaseFixture) -> Result<(), String> {
     if db.tokens.iter().any(|t| t.is_empty()) {
         return Err("tokens must not be empty strings".into());
     }
+    check_deployment(db)?;
     let life = crate::lifecycle::Lifecycle::default().patched(&db.lifecycle);
     if let Err(errors) = life.validate() {
         let (field, message) = &errors[0];
         return Err(format!("lifecycle.{field} {message}"));
     }
     Ok(())
+}
+
+/// The rules of what the database object shows of the deployment: host
+/// names, features, maintenance window, instances.
+fn check_deployment(db: &DatabaseFixture) -> Result<(), String> {
+    if let Some(h) = db.hostname.as_deref().filter(|h| !is_hostname(h)) {
+        return Err(format!(
+            "hostname `{h}` must be letters, digits, `-` and `.` (1 to 253)"
+        ));
+    }
+    let mut names = HashSet::new();
+    for f in &db.features {
+        if f.name.is_empty() || !f.name.bytes().all(|c| c.is_ascii_graphic()) {
+            return Err("features: a name must be printable ASCII without spaces".into());
+        }
+        if !names.insert(f.name.as_str()) {
+            return Err(format!("features: `{}` is listed twice", f.name));
+        }
+    }
+    db.maintenance_window
+        .window()
+        .map_err(|m| format!("maintenance_window.{m}"))?;
+    let Some(instances) = &db.instances else {
+        return Ok(());
+    };
+    if instances.is_empty() {
+        return Err("instances must list at least one instance (leave it out for one db-node)".into());
+    }
+    for (i, inst) in instances.iter().enumerate() {
+        check_instance(inst).map_err(|m| format!("instances[{i}].{m}"))?;
+    }
+    Ok(())
+}
+
+fn check_instance(inst: &InstanceFixture) -> Result<(), String> {
+    if let Some(id) = inst.id.as_deref() {
+        if id.is_empty() || !id.bytes().all(|c| c.is_ascii_graphic()) {
+            return Err("id must be printable ASCII without spaces".into());
+        }
+    }
+    if let Some(h) = inst.hostname.as_deref().filter(|h| !is_hostname(h)) {
+        return Err(format!(
+            "hostname `{h}` must be letters, digits, `-` and `.` (1 to 253)"
+        ));
+    }
+    if inst.port == Some(0) {
+        return Err("port must be 1 to 65535".into());
+    }
+    if let Some(ip) = &inst.private_ip {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(format!("private_ip `{ip}` is not an IP address"));
+        }
+    }
+    if inst.features.iter().any(|f| f.is_empty()) {
+        return Err("features must not be empty strings".into());
+    }
+    Ok(())
+}
+
+/// Whether `h` can be a host name: letters, digits, `-` and `.`, 1 to 253.
+fn is_hostname(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 253 && h.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
 }
 
 fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>) -> Result<(), String> {

@@ -1,5 +1,6 @@
-//! Identifiers and randomness: backup ids shaped like MongoDB ObjectIds, and
-//! the seeded generators every random draw of the fake comes from.
+//! Identifiers and randomness: backup ids shaped like MongoDB ObjectIds, the
+//! seeded generators every random draw of the fake comes from, and ids
+//! derived from names (a database type's, an instance's).
 //!
 //! Each database owns its generator, seeded from the global seed and the
 //! database's addon id, so the ids, outcomes and sizes of one database depend
@@ -42,18 +43,6 @@ pub fn random_secret() -> [u8; 32] {
     secret
 }
 
-/// A stable 24-hex id for `name` in `namespace` (an app, a plan…): the same
-/// input gives the same id in every run, shaped like the platform's ids.
-pub fn derived_id(namespace: &str, name: &str) -> String {
-    let fnv = |seed: u64, s: &str| {
-        s.bytes()
-            .fold(seed, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
-    };
-    let a = fnv(0xcbf2_9ce4_8422_2325, namespace);
-    let b = fnv(a ^ 0x9e37_79b9_7f4a_7c15, name);
-    format!("{:08x}{:016x}", (a ^ b) as u32, b)
-}
-
 /// A new backup id: 8 hex of the creation time in seconds, then 16 random hex
 /// (24 lowercase hex characters in all).
 pub fn backup_id(rng: &mut DetRng, created_secs: i64) -> String {
@@ -61,9 +50,32 @@ pub fn backup_id(rng: &mut DetRng, created_secs: i64) -> String {
     format!("{secs:08x}{:016x}", rng.random::<u64>())
 }
 
+/// A 24-hex id that depends only on `parts` (the same parts always give
+/// the same id, in every run and build): for things the fake names but
+/// never creates, like a database type's id.
+pub fn derived_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        // Each part's length first, so ("ab", "c") and ("a", "bc") differ.
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize()[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_24_hex_and_depend_only_on_their_parts() {
+        let a = derived_id(&["type", "postgresql"]);
+        assert!(crate::fixtures::is_object_id(&a), "{a}");
+        assert_eq!(a, derived_id(&["type", "postgresql"]));
+        assert_ne!(a, derived_id(&["type", "mysql"]));
+        assert_ne!(derived_id(&["ab", "c"]), derived_id(&["a", "bc"]));
+    }
 
     #[test]
     fn ids_are_24_lowercase_hex_starting_with_the_creation_time() {

@@ -1,6 +1,7 @@
 //! The API's nouns as they travel on the wire: backup status and method, the
 //! backup object (fields in the documented order, `null` where the API writes
-//! `null`) and the database object.
+//! `null`) and the database object with its parts (features, instances,
+//! maintenance window).
 //!
 //! These are *views*: the store keeps its own records and renders one of these
 //! for each response, with the status derived at the moment of reading.
@@ -95,7 +96,9 @@ pub struct Backup {
     pub db_type: String,
 }
 
-/// A database addon as `GET /api/databases/:db` shows it.
+/// A database addon as `GET /api/databases/:db` shows it: the fields
+/// go-scalingo's `Database` reads, in its order, with `type` after
+/// `type_name`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseInfo {
     /// The database's internal id.
@@ -108,27 +111,184 @@ pub struct DatabaseInfo {
     pub app_name: String,
     /// Always `false` in the fake.
     pub encryption_at_rest: bool,
-    /// Always empty in the fake.
-    pub features: Vec<serde_json::Value>,
+    /// The database's features (`force-ssl`, …) and how far each is applied.
+    pub features: Vec<DatabaseFeature>,
     /// The addon plan (`postgresql-starter-512`, …).
     pub plan: String,
-    /// Always `running` in the fake.
-    pub status: String,
+    /// Where the deployment stands (`running` unless a fixture says otherwise).
+    pub status: DatabaseStatus,
+    /// 24 hex, derived from the type: the same type always has the same id.
+    pub type_id: String,
     /// The database type (`postgresql`, …).
     pub type_name: String,
     /// The database type again, under the name of the API's attribute table.
     #[serde(rename = "type")]
     pub db_type: String,
+    /// 24 hex, derived from the type and the version.
+    pub version_id: String,
+    /// `<resource>-rs` for MongoDB, empty otherwise.
+    pub mongo_repl_set_name: String,
+    /// The machines of the deployment.
+    pub instances: Vec<Instance>,
+    /// The version an upgrade would go to: always empty in the fake.
+    pub next_version_id: String,
     /// The engine version shown to people.
     pub readable_version: String,
     /// A made-up host name.
     pub hostname: String,
-    /// Whether the database is a cluster.
+    /// The operation in progress: always empty in the fake.
+    pub current_operation_id: String,
+    /// Whether the database runs on more than one data node.
     pub cluster: bool,
     /// Whether daily backups are taken.
     pub periodic_backups_enabled: bool,
     /// Hours of the day (UTC) of the periodic backups.
     pub periodic_backups_scheduled_at: Vec<u8>,
+    /// When maintenance may happen each week.
+    pub maintenance_window: MaintenanceWindow,
+}
+
+/// Where a database's deployment stands (go-scalingo's `DatabaseStatus`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseStatus {
+    /// Being started, not operational yet.
+    Creating,
+    /// Operational.
+    #[default]
+    Running,
+    /// A component is being migrated.
+    Migrating,
+    /// The plan is being changed.
+    Updating,
+    /// A version upgrade is being applied.
+    Upgrading,
+    /// Stopped (suspended).
+    Stopped,
+}
+
+/// A feature of a database (`{"name":"force-ssl","status":"ACTIVATED"}`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseFeature {
+    /// The feature's name (`force-ssl`, `publicly-available`, …).
+    pub name: String,
+    /// How far it is applied.
+    pub status: FeatureStatus,
+}
+
+/// How far a database feature is applied (go-scalingo's `DatabaseFeatureStatus`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FeatureStatus {
+    /// Enabled.
+    #[default]
+    Activated,
+    /// Being enabled.
+    Pending,
+    /// Enabling it failed.
+    Failed,
+}
+
+/// One machine of a database deployment (go-scalingo's `Instance`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The instance's id.
+    pub id: String,
+    /// Its host name.
+    pub hostname: String,
+    /// The port the engine listens on.
+    pub port: u16,
+    /// Where it stands.
+    pub status: InstanceStatus,
+    /// What it does.
+    #[serde(rename = "type")]
+    pub instance_type: InstanceType,
+    /// Its features (always empty unless a fixture gives some).
+    pub features: Vec<String>,
+    /// Its address on the private network.
+    pub private_ip: String,
+}
+
+/// Where an instance stands (go-scalingo's `InstanceStatus`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstanceStatus {
+    /// Starting for the first time.
+    Booting,
+    /// Working normally.
+    #[default]
+    Running,
+    /// Restarting.
+    Restarting,
+    /// Being migrated.
+    Migrating,
+    /// Its version is being changed.
+    Upgrading,
+    /// Stopped.
+    Stopped,
+    /// Being deleted.
+    Removing,
+}
+
+/// What an instance does (go-scalingo's `InstanceType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceType {
+    /// Holds data (`db-node`).
+    #[default]
+    DbNode,
+    /// Runs a utility service.
+    Utility,
+    /// Routes requests to the data nodes.
+    Haproxy,
+}
+
+/// The weekly window in which maintenance may happen, in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceWindow {
+    /// Day of the week: 0 = Sunday to 6 = Saturday (Go's `time.Weekday`).
+    pub weekday_utc: u8,
+    /// Hour of the day it starts, 0 to 23.
+    pub starting_hour_utc: u8,
+    /// How long it lasts, in hours.
+    pub duration_in_hour: u8,
+}
+
+impl Default for MaintenanceWindow {
+    /// Tuesdays at 03:00 UTC, for 8 hours.
+    fn default() -> Self {
+        Self {
+            weekday_utc: 2,
+            starting_hour_utc: 3,
+            duration_in_hour: 8,
+        }
+    }
+}
+
+impl MaintenanceWindow {
+    /// `weekday_utc` if it is a day of the week (0 = Sunday to 6 = Saturday).
+    pub fn check_weekday(n: u64) -> Result<u8, String> {
+        u8::try_from(n)
+            .ok()
+            .filter(|d| *d <= 6)
+            .ok_or_else(|| format!("weekday_utc must be a day of the week, 0 (Sunday) to 6 (Saturday), got {n}"))
+    }
+
+    /// `starting_hour_utc` if it is an hour of the day (0 to 23).
+    pub fn check_starting_hour(n: u64) -> Result<u8, String> {
+        u8::try_from(n)
+            .ok()
+            .filter(|h| *h <= 23)
+            .ok_or_else(|| format!("starting_hour_utc must be an hour of the day, 0 to 23, got {n}"))
+    }
+
+    /// `duration_in_hour` if it is 1 to 24 hours.
+    pub fn check_duration(n: u64) -> Result<u8, String> {
+        u8::try_from(n)
+            .ok()
+            .filter(|h| (1..=24).contains(h))
+            .ok_or_else(|| format!("duration_in_hour must be 1 to 24 hours, got {n}"))
+    }
 }
 
 /// An addon of an app, as the main API shows it (`GET /v1/apps/:app/addons`):
@@ -223,7 +383,7 @@ impl Plan {
             .collect::<Vec<_>>()
             .join(" ");
         Plan {
-            id: crate::ids::derived_id("plan", name),
+            id: crate::ids::derived_id(&["plan", name]),
             name: name.to_string(),
             display_name,
             description: format!("{name} (a plan of scalingo-db-fake)"),

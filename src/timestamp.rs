@@ -1,6 +1,12 @@
 //! Timestamps as the API writes them: RFC 3339 with milliseconds and a
 //! numeric offset (`2018-09-02T03:00:00.178+02:00`).
 //!
+//! Only the RFC 3339 forms Go's `time.Time` decodes are accepted:
+//! `YYYY-MM-DDTHH:MM:SS[.fraction]` then `Z` or `±HH:MM`, with an uppercase
+//! `T` and `Z` and seconds 00 to 59. A form RFC 3339 allows but Go refuses
+//! (`t`, `z`, a space for `T`, a leap second) would be echoed back byte for
+//! byte and make every Go client fail to decode the whole response.
+//!
 //! A [`Timestamp`] keeps the instant (milliseconds since the Unix epoch) for
 //! arithmetic and ordering, the offset for rendering, and — when it came from
 //! a fixture — the very text it was written with, so fixture values come back
@@ -50,10 +56,14 @@ impl Timestamp {
         Self::rendered(millis, self.offset_secs)
     }
 
-    /// Parses RFC 3339 text, keeping it for rendering.
+    /// Parses RFC 3339 text in a form Go's `time.Time` accepts (see the
+    /// module's doc), keeping it for rendering.
     pub fn parse(text: &str) -> Result<Self, String> {
+        go_shape(text.as_bytes()).map_err(|why| {
+            format!("`{text}` is not an RFC 3339 timestamp Go clients accept: {why} (write it like {EXAMPLE})")
+        })?;
         let dt = DateTime::parse_from_rfc3339(text)
-            .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp like 2018-09-02T03:00:00.178+02:00 ({e})"))?;
+            .map_err(|e| format!("`{text}` is not an RFC 3339 timestamp like {EXAMPLE} ({e})"))?;
         Ok(Self {
             millis: dt.timestamp_millis(),
             offset_secs: dt.offset().local_minus_utc(),
@@ -71,6 +81,65 @@ impl Timestamp {
         Utc.timestamp_millis_opt(self.millis)
             .single()
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+}
+
+/// A timestamp every client accepts, for messages.
+const EXAMPLE: &str = "2018-09-02T03:00:00.178+02:00";
+
+/// Checks the layout Go's RFC 3339 parser takes,
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]` then `Z` or `±HH:MM`; says what is wrong
+/// otherwise. The calendar (month lengths, …) is left to chrono.
+fn go_shape(b: &[u8]) -> Result<(), String> {
+    let digits = |from: usize, to: usize| b.get(from..to).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let number = |from: usize, to: usize| {
+        b.get(from..to)
+            .map_or(0, |d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(digits(0, 4) && at(4, b'-') && digits(5, 7) && at(7, b'-') && digits(8, 10)) {
+        return Err("the date must be YYYY-MM-DD, with a four-digit year".into());
+    }
+    match b.get(10) {
+        Some(b'T') => {}
+        Some(b't') => return Err("the `T` between the date and the time must be uppercase".into()),
+        Some(b' ') => return Err("the date and the time must be joined by `T`, not a space".into()),
+        _ => return Err("the date must be followed by `T` and the time".into()),
+    }
+    if !(digits(11, 13) && at(13, b':') && digits(14, 16) && at(16, b':') && digits(17, 19)) {
+        return Err("the time must be HH:MM:SS, two digits each".into());
+    }
+    if number(11, 13) > 23 || number(14, 16) > 59 {
+        return Err("hours go from 00 to 23 and minutes from 00 to 59".into());
+    }
+    if number(17, 19) > 59 {
+        return Err("seconds go from 00 to 59 (Go refuses a leap second 60)".into());
+    }
+    let mut rest = &b[19..];
+    if let Some(after) = rest.strip_prefix(b".") {
+        let n = after.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return Err("the `.` after the seconds must be followed by digits".into());
+        }
+        rest = &after[n..];
+    }
+    go_offset(rest)
+}
+
+/// The end of a timestamp: `Z` or `±HH:MM` (hours to 23, minutes to 59).
+fn go_offset(z: &[u8]) -> Result<(), String> {
+    match z {
+        [b'Z'] => Ok(()),
+        [b'z'] => Err("the UTC designator must be an uppercase `Z`".into()),
+        [b'+' | b'-', h1, h2, b':', m1, m2] if [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()) => {
+            let hours = (h1 - b'0') * 10 + (h2 - b'0');
+            let minutes = (m1 - b'0') * 10 + (m2 - b'0');
+            if hours > 23 || minutes > 59 {
+                return Err("an offset's hours go from 00 to 23 and its minutes from 00 to 59".into());
+            }
+            Ok(())
+        }
+        _ => Err("the time must end with `Z` or an offset ±HH:MM".into()),
     }
 }
 
@@ -123,6 +192,48 @@ mod tests {
         let later = t.with_same_offset(t.millis() + 60_000);
         assert_eq!(later.to_string(), "2018-09-02T03:01:00.178+02:00");
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000+00:00");
+    }
+
+    #[test]
+    fn forms_go_refuses_are_refused_with_the_reason() {
+        for (text, why) in [
+            ("2018-09-02T03:00:00.398z", "uppercase `Z`"),
+            ("2018-09-02t03:00:00.398Z", "uppercase"),
+            ("2018-09-02 03:00:00.398Z", "not a space"),
+            ("2018-09-02T03:00:60Z", "leap second"),
+            ("2018-09-02T03:00:00.Z", "followed by digits"),
+            ("18-09-02T03:00:00Z", "four-digit year"),
+            ("2018-09-02T3:00:00Z", "HH:MM:SS"),
+            ("2018-09-02T03:00:00+24:00", "offset"),
+            ("2018-09-02T03:00:00+05:60", "offset"),
+            ("2018-09-02T03:00:00+0200", "±HH:MM"),
+            ("2018-09-02T03:00:00", "±HH:MM"),
+            ("2018-09-02T03:00:00Z ", "±HH:MM"),
+            ("2018-09-02T03:00:00,5Z", "±HH:MM"),
+            ("2018-09-02T24:00:00Z", "hours"),
+            ("2018-02-30T03:00:00Z", "RFC 3339"),
+        ] {
+            let err = Timestamp::parse(text).unwrap_err();
+            assert!(err.contains(why) && err.contains("RFC 3339"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn every_form_go_accepts_still_parses() {
+        for text in [
+            "2018-09-02T03:00:00Z",
+            "2018-09-02T03:00:00.1Z",
+            "2018-09-02T03:00:00.123456789123+02:00",
+            "2018-09-02T03:00:00-00:00",
+            "2018-09-02T03:00:00.178+23:59",
+            "2018-09-02T03:00:00-05:30",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "2024-02-29T12:00:00+00:00",
+        ] {
+            let t = Timestamp::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(t.to_string(), text);
+        }
     }
 
     #[test]

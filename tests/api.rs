@@ -902,8 +902,8 @@ async fn a_wrong_method_is_405_with_allow_and_a_json_body() {
             "GET, HEAD, POST",
         ),
         (Method::PUT, format!("/api/databases/{DB}/backups"), "GET, HEAD, POST"),
-        (Method::PUT, format!("/api/databases/{DB}"), "GET, HEAD, PATCH"),
-        (Method::DELETE, format!("/api/databases/{DB}"), "GET, HEAD, PATCH"),
+        (Method::POST, format!("/api/databases/{DB}"), "GET, HEAD, PATCH, PUT"),
+        (Method::DELETE, format!("/api/databases/{DB}"), "GET, HEAD, PATCH, PUT"),
         (Method::POST, format!("/api/backups/{b}"), "GET, HEAD"),
         (Method::DELETE, format!("/api/databases/{DB}/backups/{b}"), "GET, HEAD"),
         (
@@ -1166,7 +1166,7 @@ async fn every_error_response_is_json_in_its_documented_shape() {
             auth.to_vec(),
             None,
         ),
-        (405, Method::PUT, format!("/api/databases/{DB}"), auth.to_vec(), None),
+        (405, Method::DELETE, format!("/api/databases/{DB}"), auth.to_vec(), None),
         (
             413,
             Method::POST,

@@ -844,3 +844,147 @@ fn a_rule_error_points_at_the_id_field_even_when_its_text_appears_earlier() {
     let e = parse_err(text);
     assert_eq!((e.line, e.column), (3, column_of(text, 3, "\"kibana\"")), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// Timestamps Go's time.Time accepts
+// ---------------------------------------------------------------------------
+
+/// RFC 3339 (or chrono) allows these, Go's `time.Time` refuses them: each
+/// would make every Go client fail to decode the whole list. With the word
+/// its message must hold.
+const GO_REFUSES: [(&str, &str); 4] = [
+    ("2018-09-02T01:00:00.398z", "uppercase `Z`"),
+    ("2018-09-02t03:00:00.178+02:00", "uppercase"),
+    ("2018-09-02 03:00:00.178+02:00", "not a space"),
+    ("2018-09-02T03:00:60.178+02:00", "leap second"),
+];
+
+#[test]
+fn a_timestamp_go_refuses_is_refused_at_load_at_the_value() {
+    for (bad, why) in GO_REFUSES {
+        let backup = DONE.replace("2018-09-02T03:00:00.178+02:00", bad);
+        let text = doc(&[ERROR, &backup]);
+        let e = parse_err(&text);
+        assert_within(&e, &text, FIRST_BACKUP_LINE + 1, &format!("\"{bad}\""));
+        assert!(e.message.contains(why), "{bad}: {e}");
+        assert!(e.message.contains("RFC 3339") && e.message.contains(bad), "{bad}: {e}");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!("tests/broken.json:{}:{}: ", e.line, e.column)),
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn a_timestamp_go_refuses_is_refused_in_a_started_at_and_a_database_created_at_too() {
+    let (bad, why) = GO_REFUSES[0];
+    let backup = DONE.replace("2018-09-02T03:02:00.154+01:00", bad);
+    let text = doc(&[&backup]);
+    let e = parse_err(&text);
+    assert_within(&e, &text, FIRST_BACKUP_LINE, &format!("\"{bad}\""));
+    assert!(e.message.contains(why), "{e}");
+
+    let mut head = head_lines();
+    head[8] = format!(r#"      "created_at": "{bad}", "tokens": ["db-a-token"],"#);
+    let text = doc_with_head(head, &[DONE]);
+    let e = parse_err(&text);
+    assert_within(&e, &text, 9, &format!("\"{bad}\""));
+    assert!(e.message.contains(why), "{e}");
+}
+
+#[test]
+fn valid_timestamps_of_every_shape_still_load_and_come_back_as_written() {
+    for good in [
+        "2018-09-02T03:00:00Z",
+        "2018-09-02T01:00:00.178Z",
+        "2018-09-02T03:00:00.178123456789+02:00",
+        "2018-09-02T03:00:00.1-05:30",
+    ] {
+        let text = doc(&[&DONE.replace("2018-09-02T03:00:00.178+02:00", good)]);
+        let set = parse(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+        assert_eq!(set.databases[0].backups[0].created_at.to_string(), good);
+    }
+}
+
+#[tokio::test]
+async fn the_clock_refuses_a_timestamp_go_refuses_with_422() {
+    let fake = FakeServer::builder()
+        .manual_clock()
+        .clock_start_millis(JAN_1_2024)
+        .start()
+        .await;
+    let clock = format!("{}/_fake/clock", fake.url());
+    for (bad, why) in GO_REFUSES {
+        // The same instants in 2030, after the clock: only the form is wrong.
+        let bad = bad.replacen("2018", "2030", 1);
+        let r = common::post(&clock, fake.token(), &serde_json::json!({ "set": bad }).to_string()).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text());
+        let messages = r.json()["errors"]["set"].clone();
+        assert!(messages.to_string().contains(why), "{bad}: {}", r.text());
+        assert_eq!(fake.now().millis(), JAN_1_2024, "{bad}: the clock did not move");
+    }
+    let r = common::post(&clock, fake.token(), r#"{"set": "2030-09-02T01:00:00.398Z"}"#).await;
+    assert_eq!(r.status, 200, "the same instant written as Go writes it: {}", r.text());
+}
+
+// ---------------------------------------------------------------------------
+// The database object's fields
+// ---------------------------------------------------------------------------
+
+/// The layout with `line` (a database field, with its comma) in place of
+/// line 9 (`tokens`): the rule errors below point at line 4, the id.
+fn with_database_field(line: &str) -> String {
+    let mut head = head_lines();
+    head[8] = format!("      {line}");
+    doc_with_head(head, &[DONE])
+}
+
+/// The column of the database id's value on line 4.
+const DATABASE_ID_COLUMN: usize = 13;
+
+#[test]
+fn a_maintenance_window_out_of_range_is_refused_at_the_database_id() {
+    for (window, field) in [
+        (r#"{"weekday_utc": 7}"#, "weekday_utc"),
+        (r#"{"weekday_utc": 1, "starting_hour_utc": 24}"#, "starting_hour_utc"),
+        (r#"{"duration_in_hour": 0}"#, "duration_in_hour"),
+    ] {
+        let text = with_database_field(&format!(r#""maintenance_window": {window},"#));
+        let e = parse_err(&text);
+        assert_eq!((e.line, e.column), (4, DATABASE_ID_COLUMN), "{window}: {e}");
+        assert!(e.message.contains(&format!("maintenance_window.{field}")), "{e}");
+    }
+    let ok = with_database_field(
+        r#""maintenance_window": {"weekday_utc": 0, "starting_hour_utc": 23, "duration_in_hour": 4},"#,
+    );
+    parse(&ok).expect("a window in range");
+}
+
+#[test]
+fn a_bad_instance_or_feature_is_refused_at_load_with_its_position() {
+    // Rules: at the database's id.
+    for (field, says) in [
+        (r#""instances": [{"private_ip": "10.0.0"}],"#, "instances[0].private_ip"),
+        (r#""instances": [{}, {"port": 0}],"#, "instances[1].port"),
+        (r#""instances": [],"#, "at least one instance"),
+        (r#""hostname": "a host","#, "hostname"),
+        (r#""features": [{"name": "x"}, {"name": "x"}],"#, "twice"),
+    ] {
+        let text = with_database_field(field);
+        let e = parse_err(&text);
+        assert_eq!((e.line, e.column), (4, DATABASE_ID_COLUMN), "{field}: {e}");
+        assert!(e.message.contains(says), "{field}: {e}");
+    }
+    // Unknown words: at the value.
+    for (field, value) in [
+        (r#""status": "exploded","#, r#""exploded""#),
+        (r#""features": [{"name": "force-ssl", "status": "ON"}],"#, r#""ON""#),
+        (r#""instances": [{"type": "db_node"}],"#, r#""db_node""#),
+        (r#""instances": [{"colour": "blue"}],"#, r#""colour""#),
+    ] {
+        let text = with_database_field(field);
+        let e = parse_err(&text);
+        assert_within(&e, &text, 9, value);
+    }
+}

@@ -168,7 +168,7 @@ pub struct CreatedDatabase {
 /// The next value for a generated id, stable for a seed and an order of calls.
 fn next_generated(shared: &Shared, kind: &str) -> String {
     let n = shared.generated.fetch_add(1, Ordering::Relaxed);
-    crate::ids::derived_id(kind, &format!("{}/{n}", shared.store.seed()))
+    crate::ids::derived_id(&[kind, &format!("{}/{n}", shared.store.seed())])
 }
 
 /// Creates a database from a fixture-shaped JSON object, where every field

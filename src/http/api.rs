@@ -1,5 +1,5 @@
 //! The database API: list, create and show backups, show a database and
-//! change its periodic-backup settings. Archive links and downloads live in
+//! change its periodic-backup settings and maintenance window. Archive links and downloads live in
 //! [`super::download`].
 
 use hyper::body::Incoming;
@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::request::{authorize, read_json, JsonObject};
 use super::response::{self, Reply};
 use super::routes::{Op, Params};
+use crate::model::MaintenanceWindow;
 use crate::shared::Shared;
 use crate::store::Db;
 
@@ -48,13 +49,16 @@ async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incomi
     })
 }
 
-/// `PATCH /api/databases/:db` with
-/// `{"database":{"periodic_backups_enabled":bool,"periodic_backups_scheduled_at":hour}}`.
+/// `PATCH` (or `PUT`) `/api/databases/:db` with `{"database":{…}}`: any of
+/// `periodic_backups_enabled` (bool), `periodic_backups_scheduled_at` (an
+/// hour or a list of hours) and `maintenance_window`
+/// (`{"weekday_utc":0-6,"starting_hour_utc":0-23}`, either alone). Every
+/// field is checked before anything changes.
 fn update_database(db: &Db<'_>, body: Option<JsonObject>) -> Result<Reply, Reply> {
     let Some(Value::Object(params)) = body.and_then(|mut b| b.remove("database")) else {
         return Err(response::unprocessable([(
             "database",
-            "is required: send {\"database\": {\"periodic_backups_enabled\": …, \"periodic_backups_scheduled_at\": …}}"
+            "is required: send {\"database\": {\"periodic_backups_enabled\": …, \"periodic_backups_scheduled_at\": …, \"maintenance_window\": …}}"
                 .to_string(),
         )]));
     };
@@ -80,11 +84,61 @@ fn update_database(db: &Db<'_>, body: Option<JsonObject>) -> Result<Reply, Reply
             }
         },
     };
+    let window = match params.get("maintenance_window") {
+        None | Some(Value::Null) => None,
+        Some(v) => match parse_window(v) {
+            Ok(w) => Some(w),
+            Err(messages) => {
+                errors.extend(messages.into_iter().map(|m| ("maintenance_window", m)));
+                None
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(response::unprocessable(errors));
     }
-    let info = db.configure_periodic(enabled, hours);
+    let info = match window {
+        Some((weekday, hour)) if enabled.is_none() && hours.is_none() => db.configure_maintenance_window(weekday, hour),
+        Some((weekday, hour)) => {
+            db.configure_periodic(enabled, hours);
+            db.configure_maintenance_window(weekday, hour)
+        }
+        None => db.configure_periodic(enabled, hours),
+    };
     Ok(response::wrapped(StatusCode::OK, "database", &info))
+}
+
+/// `{"weekday_utc": 0-6, "starting_hour_utc": 0-23}`, either field alone (as
+/// go-scalingo's `MaintenanceWindowParams` sends it); each bad field's
+/// message names it.
+fn parse_window(v: &Value) -> Result<(Option<u8>, Option<u8>), Vec<String>> {
+    let Value::Object(w) = v else {
+        return Err(vec![format!(
+            "must be an object {{\"weekday_utc\": 0 to 6, \"starting_hour_utc\": 0 to 23}}, got {v}"
+        )]);
+    };
+    let mut errors = Vec::new();
+    let mut field = |name: &str, range: &str, check: fn(u64) -> Result<u8, String>| match w.get(name) {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(n) => check(n).map_err(|m| errors.push(m)).ok(),
+            None => {
+                errors.push(format!("{name} must be a whole number, {range}, got {v}"));
+                None
+            }
+        },
+    };
+    let weekday = field(
+        "weekday_utc",
+        "0 (Sunday) to 6 (Saturday)",
+        MaintenanceWindow::check_weekday,
+    );
+    let hour = field("starting_hour_utc", "0 to 23", MaintenanceWindow::check_starting_hour);
+    if errors.is_empty() {
+        Ok((weekday, hour))
+    } else {
+        Err(errors)
+    }
 }
 
 /// An hour of the day (go-scalingo sends one) or a list of them.

@@ -147,7 +147,11 @@ pub(crate) static ROUTES: &[Route] = &[
     route(
         "/api/databases/:db",
         Api,
-        &[(Method::GET, ShowDatabase), (Method::PATCH, UpdateDatabase)],
+        &[
+            (Method::GET, ShowDatabase),
+            (Method::PATCH, UpdateDatabase),
+            (Method::PUT, UpdateDatabase),
+        ],
     ),
     route("/_fake/health", Control, &[(Method::GET, Health)]),
     route(
@@ -348,6 +352,10 @@ mod tests {
             Some((UpdateDatabase, p("d", "")))
         );
         assert_eq!(
+            op_of("/api/databases/d", Method::PUT),
+            Some((UpdateDatabase, p("d", "")))
+        );
+        assert_eq!(
             op_of("/api/databases/d", Method::HEAD),
             Some((ShowDatabase, p("d", "")))
         );
@@ -372,7 +380,7 @@ mod tests {
     fn allow_lists_exactly_the_methods_a_route_takes() {
         let allow = |p: &str| find(p).unwrap().route.allow();
         assert_eq!(allow("/api/databases/d/backups"), "GET, HEAD, POST");
-        assert_eq!(allow("/api/databases/d"), "GET, HEAD, PATCH");
+        assert_eq!(allow("/api/databases/d"), "GET, HEAD, PATCH, PUT");
         assert_eq!(allow("/_fake/seed"), "GET, HEAD, PUT");
         assert_eq!(allow("/_fake/backups/b/fail"), "POST");
         assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");

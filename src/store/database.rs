@@ -8,15 +8,17 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 
-use crate::fixtures::{BackupFixture, DatabaseFixture};
+use crate::fixtures::{BackupFixture, DatabaseFixture, InstanceFixture};
 use crate::ids::{self, DetRng};
 use crate::lifecycle::{Lifecycle, Outcome};
-use crate::model::{backup_name, Method, Status};
+use crate::model::{backup_name, Instance, Method, Status};
 use crate::timestamp::Timestamp;
 
 use super::cache::Guarded;
 use super::periodic;
-use super::records::{default_version, ArchiveFile, BackupRecord, DatabaseMeta, Progress};
+use super::records::{
+    default_hostname, default_port, default_version, instance_id, ArchiveFile, BackupRecord, DatabaseMeta, Progress,
+};
 use super::retention;
 
 /// A database behind its own lock (see [`Guarded`]).
@@ -40,20 +42,7 @@ impl DbState {
     /// The state of a database from its (checked) fixture, at `now`, with the
     /// lifecycle `life` for its timed fixture backups.
     pub fn from_fixture(f: &Arc<DatabaseFixture>, life: &Lifecycle, global_seed: u64, now: i64) -> Self {
-        let meta = DatabaseMeta {
-            addon_id: f.id.clone(),
-            database_id: f.database_id.clone(),
-            resource_name: f.resource_name.clone(),
-            db_type: f.db_type.clone(),
-            app: f.app.clone(),
-            plan: f.plan.clone().unwrap_or_else(|| format!("{}-starter-512", f.db_type)),
-            version: f.version.clone().unwrap_or_else(|| default_version(&f.db_type).into()),
-            created_at: f.created_at.clone().unwrap_or_else(|| Timestamp::from_millis(now)),
-            periodic_enabled: f.periodic_backups_enabled,
-            periodic_hours: f.periodic_backups_scheduled_at.clone(),
-            lifecycle: f.lifecycle.clone(),
-            seed: f.seed,
-        };
+        let meta = meta_from_fixture(f, now);
         let mut backups: Vec<BackupRecord> = f.backups.iter().map(|b| record_from_fixture(b, &meta, life)).collect();
         // One stable sort (fixtures are usually written newest first).
         backups.sort_by_key(|b| b.created_at.millis());
@@ -176,6 +165,57 @@ impl DbState {
     pub fn draw_size(&mut self, life: &Lifecycle) -> u64 {
         self.rng.random_range(life.size_min..=life.size_max.max(life.size_min))
     }
+}
+
+/// What is kept of a database from its (checked) fixture, defaults filled in.
+fn meta_from_fixture(f: &DatabaseFixture, now: i64) -> DatabaseMeta {
+    let hostname = f
+        .hostname
+        .clone()
+        .unwrap_or_else(|| default_hostname(&f.resource_name, &f.db_type));
+    DatabaseMeta {
+        addon_id: f.id.clone(),
+        database_id: f.database_id.clone(),
+        resource_name: f.resource_name.clone(),
+        db_type: f.db_type.clone(),
+        app: f.app.clone(),
+        plan: f.plan.clone().unwrap_or_else(|| format!("{}-starter-512", f.db_type)),
+        version: f.version.clone().unwrap_or_else(|| default_version(&f.db_type).into()),
+        created_at: f.created_at.clone().unwrap_or_else(|| Timestamp::from_millis(now)),
+        status: f.status,
+        instances: instances_from_fixture(f, &hostname),
+        hostname,
+        features: f.features.iter().map(|x| x.feature()).collect(),
+        // Checked at load: an error cannot happen here.
+        maintenance_window: f.maintenance_window.window().unwrap_or_default(),
+        periodic_enabled: f.periodic_backups_enabled,
+        periodic_hours: f.periodic_backups_scheduled_at.clone(),
+        lifecycle: f.lifecycle.clone(),
+        seed: f.seed,
+    }
+}
+
+/// The fixture's instances with their defaults, or one `db-node` on
+/// `hostname` and the type's port.
+fn instances_from_fixture(f: &DatabaseFixture, hostname: &str) -> Vec<Instance> {
+    let one = [InstanceFixture::default()];
+    let given = f.instances.as_deref().unwrap_or(&one);
+    given
+        .iter()
+        .enumerate()
+        .map(|(i, x)| Instance {
+            id: x.id.clone().unwrap_or_else(|| instance_id(&f.database_id, i)),
+            hostname: x.hostname.clone().unwrap_or_else(|| hostname.to_string()),
+            port: x.port.unwrap_or_else(|| default_port(&f.db_type)),
+            status: x.status,
+            instance_type: x.instance_type,
+            features: x.features.clone(),
+            private_ip: x
+                .private_ip
+                .clone()
+                .unwrap_or_else(|| format!("10.0.{}.{}", i / 250, i % 250 + 1)),
+        })
+        .collect()
 }
 
 /// The record of a (checked) fixture backup of the database `meta`.

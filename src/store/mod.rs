@@ -440,6 +440,21 @@ impl Db<'_> {
         s.meta.info()
     }
 
+    /// Moves the weekly maintenance window (either field alone, or both);
+    /// the values are checked by the caller
+    /// ([`crate::model::MaintenanceWindow::check_weekday`], …).
+    pub fn configure_maintenance_window(&self, weekday_utc: Option<u8>, starting_hour_utc: Option<u8>) -> DatabaseInfo {
+        self.fresh();
+        let mut s = self.cell.write();
+        if let Some(d) = weekday_utc {
+            s.meta.maintenance_window.weekday_utc = d;
+        }
+        if let Some(h) = starting_hour_utc {
+            s.meta.maintenance_window.starting_hour_utc = h;
+        }
+        s.meta.info()
+    }
+
     /// The database's own lifecycle override and the settings in effect.
     pub fn lifecycle(&self) -> DatabaseLifecycle {
         let own = self.cell.read().meta.lifecycle.clone();

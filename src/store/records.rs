@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use crate::lifecycle::{self, Outcome, Phases};
-use crate::model::{Backup, DatabaseInfo, Method, Status};
+use crate::model::{
+    Backup, DatabaseFeature, DatabaseInfo, DatabaseStatus, Instance, InstanceType, MaintenanceWindow, Method, Status,
+};
 use crate::timestamp::Timestamp;
 
 use super::cache::RecordCache;
@@ -180,6 +182,11 @@ pub(crate) struct DatabaseMeta {
     pub plan: String,
     pub version: String,
     pub created_at: Timestamp,
+    pub status: DatabaseStatus,
+    pub hostname: String,
+    pub features: Vec<DatabaseFeature>,
+    pub instances: Vec<Instance>,
+    pub maintenance_window: MaintenanceWindow,
     pub periodic_enabled: bool,
     pub periodic_hours: Vec<u8>,
     pub lifecycle: crate::lifecycle::LifecyclePatch,
@@ -190,22 +197,34 @@ pub(crate) struct DatabaseMeta {
 impl DatabaseMeta {
     /// The database object of `GET /api/databases/:db`.
     pub fn info(&self) -> DatabaseInfo {
+        let data_nodes = self
+            .instances
+            .iter()
+            .filter(|i| i.instance_type == InstanceType::DbNode)
+            .count();
         DatabaseInfo {
             id: self.database_id.clone(),
             created_at: self.created_at.clone(),
             resource_id: self.resource_name.clone(),
             app_name: self.app.clone(),
             encryption_at_rest: false,
-            features: Vec::new(),
+            features: self.features.clone(),
             plan: self.plan.clone(),
-            status: "running".into(),
+            status: self.status,
+            type_id: crate::ids::derived_id(&["type", &self.db_type]),
             type_name: self.db_type.clone(),
             db_type: self.db_type.clone(),
+            version_id: crate::ids::derived_id(&["version", &self.db_type, &self.version]),
+            mongo_repl_set_name: mongo_repl_set_name(&self.db_type, &self.resource_name),
+            instances: self.instances.clone(),
+            next_version_id: String::new(),
             readable_version: self.version.clone(),
-            hostname: format!("{}.{}.db.fake.scalingo.test", self.resource_name, self.db_type),
-            cluster: false,
+            hostname: self.hostname.clone(),
+            current_operation_id: String::new(),
+            cluster: data_nodes > 1,
             periodic_backups_enabled: self.periodic_enabled,
             periodic_backups_scheduled_at: self.periodic_hours.clone(),
+            maintenance_window: self.maintenance_window,
         }
     }
 }
@@ -216,7 +235,7 @@ impl DatabaseMeta {
         use crate::model::{Addon, AddonProvider, Plan};
         Addon {
             id: self.addon_id.clone(),
-            app_id: crate::ids::derived_id("app", &self.app),
+            app_id: crate::ids::derived_id(&["app", &self.app]),
             resource_id: self.resource_name.clone(),
             status: "running".into(),
             plan: Plan::named(&self.plan, &self.db_type),
@@ -225,6 +244,40 @@ impl DatabaseMeta {
             deprovisioned_at: None,
         }
     }
+}
+
+/// The replica set's name of a MongoDB database (`<resource>-rs`); empty for
+/// the other types.
+fn mongo_repl_set_name(db_type: &str, resource_name: &str) -> String {
+    if db_type == "mongodb" {
+        format!("{resource_name}-rs")
+    } else {
+        String::new()
+    }
+}
+
+/// The host name a database shows when its fixture names none.
+pub(crate) fn default_hostname(resource_name: &str, db_type: &str) -> String {
+    format!("{resource_name}.{db_type}.db.fake.scalingo.test")
+}
+
+/// The port the engine of `db_type` listens on (0 for a type the fake does
+/// not know: give the instances in the fixture).
+pub(crate) fn default_port(db_type: &str) -> u16 {
+    match db_type {
+        "postgresql" => 5432,
+        "mysql" => 3306,
+        "mongodb" => 27017,
+        "redis" => 6379,
+        "influxdb" => 8086,
+        "elasticsearch" | "opensearch" => 9200,
+        _ => 0,
+    }
+}
+
+/// The id of instance number `index` of database `database_id`.
+pub(crate) fn instance_id(database_id: &str, index: usize) -> String {
+    crate::ids::derived_id(&["instance", database_id, &index.to_string()])
 }
 
 /// The engine version a database of `db_type` shows when its fixture names none.
