@@ -269,6 +269,27 @@ pub struct ProgressFixture {
     /// The final size if done (defaults to the lifecycle's `size_min`).
     #[serde(default)]
     pub size: Option<u64>,
+    /// Seconds it stays `scheduled` (default: the database's lifecycle).
+    #[serde(default)]
+    pub scheduled_secs: Option<f64>,
+    /// Seconds it then stays `pending` (default: the database's lifecycle).
+    #[serde(default)]
+    pub pending_secs: Option<f64>,
+    /// Seconds it then stays `running` (default: the database's lifecycle).
+    #[serde(default)]
+    pub running_secs: Option<f64>,
+}
+
+impl ProgressFixture {
+    /// The lifecycle fields this backup sets for itself.
+    pub fn phases(&self) -> LifecyclePatch {
+        LifecyclePatch {
+            scheduled_secs: self.scheduled_secs,
+            pending_secs: self.pending_secs,
+            running_secs: self.running_secs,
+            ..LifecyclePatch::default()
+        }
+    }
 }
 
 /// What loading gives: databases with their source, ready for the store.
@@ -282,7 +303,7 @@ pub struct FixtureSet {
 pub fn load_embedded() -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
-    load_text(EMBEDDED, Path::new(EMBEDDED_NAME), None, &mut set, &mut seen)?;
+    load_text(EMBEDDED, Path::new(EMBEDDED_NAME), Files::Refused, &mut set, &mut seen)?;
     Ok(set)
 }
 
@@ -322,7 +343,7 @@ pub fn load_path(path: &Path) -> Result<FixtureSet, FixtureError> {
             message: format!("cannot read: {e}"),
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        load_text(&text, &file, Some(&base), &mut set, &mut seen)?;
+        load_text(&text, &file, Files::Beside(&base), &mut set, &mut seen)?;
     }
     Ok(set)
 }
@@ -332,7 +353,8 @@ pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
     let base = path.parent().map(Path::to_path_buf);
-    load_text(text, path, base.as_deref(), &mut set, &mut seen)?;
+    let files = base.as_deref().map_or(Files::Refused, Files::Beside);
+    load_text(text, path, files, &mut set, &mut seen)?;
     Ok(set)
 }
 
@@ -342,8 +364,30 @@ pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
 pub fn parse_request(text: &str, what: &str) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
-    load_text(text, Path::new(what), None, &mut set, &mut seen)?;
+    load_text(text, Path::new(what), Files::Refused, &mut set, &mut seen)?;
     Ok(set)
+}
+
+/// Parses a state given at run time (`PUT /_fake/state`): checked like a
+/// file; an `archive_file` must be one the fixtures loaded at start already
+/// serve (`allowed`, as they resolved it), so an import cannot make the fake
+/// serve any other file from disk.
+pub fn parse_state(text: &str, allowed: &HashSet<PathBuf>) -> Result<FixtureSet, FixtureError> {
+    let mut set = FixtureSet::default();
+    let mut seen = Seen::default();
+    load_text(text, Path::new("<state>"), Files::Only(allowed), &mut set, &mut seen)?;
+    Ok(set)
+}
+
+/// Where a fixture's `archive_file` may point.
+#[derive(Clone, Copy)]
+enum Files<'a> {
+    /// Relative to the fixture file's folder.
+    Beside(&'a Path),
+    /// Only these files, as written (already resolved).
+    Only(&'a HashSet<PathBuf>),
+    /// Nowhere: the embedded set and run-time requests.
+    Refused,
 }
 
 /// Ids already taken, across files.
@@ -357,7 +401,7 @@ struct Seen {
 fn load_text(
     text: &str,
     path: &Path,
-    base: Option<&Path>,
+    base: Files<'_>,
     set: &mut FixtureSet,
     seen: &mut Seen,
 ) -> Result<(), FixtureError> {
@@ -518,7 +562,7 @@ fn is_hostname(h: &str) -> bool {
     !h.is_empty() && h.len() <= 253 && h.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
 }
 
-fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>) -> Result<(), String> {
+fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Files<'_>) -> Result<(), String> {
     if !is_object_id(&b.id) {
         return Err("id must be 24 lowercase hex characters".into());
     }
@@ -552,6 +596,10 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
                 "a backup with `progress` takes its status, started_at and size from the clock: leave them out".into(),
             );
         }
+        if let Err(errors) = crate::lifecycle::Lifecycle::default().patched(&p.phases()).validate() {
+            let (field, message) = &errors[0];
+            return Err(format!("progress {field} {message}"));
+        }
         if let (Outcome::Done, Some(size), None) = (p.outcome, p.size, &b.archive_file) {
             check_archive_size(db, b, &name, size)?;
         }
@@ -562,14 +610,21 @@ fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Option<&Path>
 
 /// Resolves `archive_file` against the fixture's folder and takes the
 /// backup's size from the file (checking a size given too).
-fn resolve_archive_file(b: &mut BackupFixture, base: Option<&Path>) -> Result<(), String> {
+fn resolve_archive_file(b: &mut BackupFixture, files: Files<'_>) -> Result<(), String> {
     let Some(file) = &b.archive_file else {
         return Ok(());
     };
-    let Some(base) = base else {
-        return Err("archive_file can only be used in fixture files loaded at start".into());
+    let full = match files {
+        Files::Beside(base) => base.join(file),
+        Files::Only(allowed) if allowed.contains(file) => file.clone(),
+        Files::Only(_) => {
+            return Err(format!(
+                "archive_file `{}` is not one the fixtures loaded at start serve",
+                file.display()
+            ))
+        }
+        Files::Refused => return Err("archive_file can only be used in fixture files loaded at start".into()),
     };
-    let full = base.join(file);
     let len = std::fs::metadata(&full)
         .map_err(|e| format!("archive_file `{}`: {e}", full.display()))?
         .len();

@@ -312,3 +312,107 @@ async fn a_remote_control_reports_the_errors_an_in_process_one_does() {
     let nobody = Control::connect("http://127.0.0.1:9").unwrap();
     assert!(matches!(nobody.health().await, Err(Error::Remote(None, _))));
 }
+
+#[tokio::test]
+async fn state_export_import_export_is_identical_and_serves_the_same_lists() {
+    for t in both().await {
+        let c = &t.control;
+        let mine = c.create_database(json!({"type": "mongodb"})).await.unwrap();
+        let r = common::post(
+            &format!("{}/api/databases/{}/backups", t.url, mine.id),
+            &mine.token,
+            "{}",
+        )
+        .await;
+        let in_progress = r.json()["database_backup"]["id"].as_str().unwrap().to_string();
+        let forced = c.create_database(json!({})).await.unwrap();
+        let r = common::post(
+            &format!("{}/api/databases/{}/backups", t.url, forced.id),
+            &forced.token,
+            "{}",
+        )
+        .await;
+        c.fail_backup(r.json()["database_backup"]["id"].as_str().unwrap())
+            .await
+            .unwrap();
+        c.reseed(9, Some("my-db-123")).await.unwrap();
+        let patch = LifecyclePatch {
+            running_secs: Some(30.0),
+            ..Default::default()
+        };
+        c.set_database_lifecycle(&mine.id, &patch).await.unwrap();
+
+        let first = c.export_state().await.unwrap();
+        let lists_before = [
+            list_ids(&t, &mine.id, &mine.token).await,
+            list_ids(&t, "my-db-123", &t.token).await,
+        ];
+        c.import_state(&first).await.unwrap();
+        assert_eq!(c.export_state().await.unwrap(), first);
+        let lists_after = [
+            list_ids(&t, &mine.id, &mine.token).await,
+            list_ids(&t, "my-db-123", &t.token).await,
+        ];
+        assert_eq!(
+            lists_after, lists_before,
+            "the same backups, and the tokens still open them"
+        );
+        // The backup in progress still moves on the clock after the import.
+        c.advance(Duration::from_secs(3600)).await.unwrap();
+        let r = common::get(
+            &format!("{}/api/databases/{}/backups/{in_progress}", t.url, mine.id),
+            &mine.token,
+        )
+        .await;
+        assert_eq!(r.json()["database_backup"]["status"], "done");
+    }
+}
+
+#[tokio::test]
+async fn an_invalid_state_is_refused_with_422_and_changes_nothing() {
+    for t in both().await {
+        let c = &t.control;
+        let before = c.export_state().await.unwrap();
+        for bad in [
+            json!({"databases": [{"id": "x"}]}),
+            json!({"databases": "none"}),
+            json!({"databases": [{"id": "a", "database_id": "aaaaaaaaaaaaaaaaaaaaaaaa", "resource_name": "r", "type": "postgresql", "app": "p",
+                   "backups": [{"id": "bbbbbbbbbbbbbbbbbbbbbbbb", "created_at": "2024-01-01T00:00:00.000Z", "started_at": "2024-01-01T00:00:00.000Z",
+                                "status": "done", "archive_file": "/etc/passwd"}]}]}),
+        ] {
+            match c.import_state(&bad).await {
+                Err(Error::Invalid(e)) => assert_eq!(e[0].field, "state", "{bad}"),
+                other => panic!("{bad} → {other:?}"),
+            }
+            assert_eq!(c.export_state().await.unwrap(), before);
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_imported_state_may_serve_only_the_archive_files_the_start_up_fixtures_serve() {
+    let dir = common::files::TempDir::new("state-archive");
+    std::fs::write(dir.path().join("dump.tar.gz"), vec![7u8; 5000]).unwrap();
+    let fixture = r#"{"databases":[{"id":"real","database_id":"cccccccccccccccccccccccc","resource_name":"real-1",
+        "type":"postgresql","app":"a","tokens":["t"],"backups":[{"id":"dddddddddddddddddddddddd",
+        "created_at":"2024-01-01T00:00:00.000Z","started_at":"2024-01-01T00:01:00.000Z","status":"done","archive_file":"dump.tar.gz"}]}]}"#;
+    std::fs::write(dir.path().join("f.json"), fixture).unwrap();
+    let fake = FakeServer::builder()
+        .fixtures_path(dir.path().join("f.json"))
+        .manual_clock()
+        .start()
+        .await;
+    let c = fake.control();
+    let state = c.export_state().await.unwrap();
+    let served = state["databases"][0]["backups"][0]["archive_file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(served.ends_with("dump.tar.gz"));
+    c.import_state(&state).await.unwrap();
+    assert_eq!(c.export_state().await.unwrap(), state);
+    let mut other = state.clone();
+    other["databases"][0]["backups"][0]["archive_file"] = json!(dir.path().join("f.json"));
+    other["databases"][0]["backups"][0]["size"] = json!(fixture.len());
+    assert!(matches!(c.import_state(&other).await, Err(Error::Invalid(_))));
+}

@@ -288,4 +288,21 @@ impl Control {
             field(r.call(Method::POST, &path, Some(&spec)).await?, "database_backup")
         })
     }
+
+    /// Every database in the fixtures format, as it stands now (backups in
+    /// progress keep moving on the clock when loaded back).
+    pub async fn export_state(&self) -> Result<Value, Error> {
+        either!(self,
+            local s => Ok(super::export_state(s)),
+            remote r => r.call(Method::GET, "/_fake/state", None).await)
+    }
+
+    /// Replaces every database with `state` (the fixtures format, as
+    /// [`Self::export_state`] gives it), checked like a fixture file: nothing
+    /// changes if it is invalid. The clock and settings stay.
+    pub async fn import_state(&self, state: &Value) -> Result<(), Error> {
+        either!(self,
+            local s => super::import_state(s, state),
+            remote r => r.call(Method::PUT, "/_fake/state", Some(state)).await.map(drop))
+    }
 }

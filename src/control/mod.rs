@@ -265,3 +265,30 @@ pub(crate) fn seed_backup(shared: &Shared, db: &str, spec: Map<String, Value>) -
         .ok_or_else(|| Error::invalid("backup", "is required"))?;
     db.seed_backup(&backup)
 }
+
+/// The state of every database in the fixtures format: loading it back
+/// (`import_state`, or as a fixture file) gives the same databases.
+pub(crate) fn export_state(shared: &Shared) -> Value {
+    shared.store.export()
+}
+
+/// Replaces every database with `state` (the fixtures format), checked like
+/// a fixture file: nothing changes if it is invalid. An `archive_file` must be
+/// one the start-up fixtures already serve. The clock and settings stay.
+pub(crate) fn import_state(shared: &Shared, state: &Value) -> Result<(), Error> {
+    let text = state.to_string();
+    let set = crate::fixtures::parse_state(&text, &shared.store.archive_files()).map_err(|e| {
+        let at = if e.line > 0 {
+            format!(" (at column {} of the body as compact JSON)", e.column)
+        } else {
+            String::new()
+        };
+        Error::invalid("state", format!("{}{at}", e.message))
+    })?;
+    shared.credentials.clear_database_tokens();
+    for f in &set.databases {
+        shared.credentials.add_database_tokens(&f.id, &f.tokens);
+    }
+    shared.store.replace_databases(set.databases);
+    Ok(())
+}

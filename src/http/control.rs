@@ -18,6 +18,7 @@
 //! | `DELETE /_fake/databases/:db` | delete one |
 //! | `POST /_fake/databases/:db/reset` | one database back as it was made |
 //! | `POST /_fake/databases/:db/backups` | add a backup in any state (fixture-shaped) |
+//! | `GET`/`PUT /_fake/state` | every database in the fixtures format; replace them all |
 
 use std::time::Duration;
 
@@ -42,18 +43,15 @@ pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts
         // An unknown database is a 404 before the body is looked at.
         return response::not_found("database");
     }
-    let body = match op {
-        Op::MoveClock
-        | Op::SetLifecycle
-        | Op::SetDatabaseLifecycle
-        | Op::SetRetention
-        | Op::SetSeed
-        | Op::CreateDatabase
-        | Op::SeedBackup => match read_json(shared, parts, body).await {
+    // Every operation that changes something reads a JSON object body (or
+    // none); reads take none.
+    let body = if parts.method == hyper::Method::GET || parts.method == hyper::Method::HEAD {
+        JsonObject::new()
+    } else {
+        match read_json(shared, parts, body).await {
             Ok(b) => b.unwrap_or_default(),
             Err(r) => return r,
-        },
-        _ => JsonObject::new(),
+        }
     };
     match run(shared, op, p, body) {
         Ok(r) | Err(r) => r,
@@ -102,6 +100,11 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, body: JsonObject) -> Result<Reply
             "database_backup",
             &control::seed_backup(shared, p.db, body).map_err(fail)?,
         ),
+        Op::ExportState => ok(&control::export_state(shared)),
+        Op::ImportState => {
+            control::import_state(shared, &Value::Object(body)).map_err(fail)?;
+            ok(&control::export_state(shared))
+        }
         _ => response::not_found("route"),
     })
 }

@@ -222,7 +222,7 @@ fn instances_from_fixture(f: &DatabaseFixture, hostname: &str) -> Vec<Instance> 
 pub(crate) fn record_from_fixture(b: &BackupFixture, meta: &DatabaseMeta, life: &Lifecycle) -> BackupRecord {
     let progress = match (&b.progress, b.status) {
         (Some(p), _) => {
-            let phases = life.phases();
+            let phases = life.patched(&p.phases()).phases();
             Progress::Timed {
                 phases,
                 outcome: p.outcome,

@@ -8,6 +8,7 @@
 //! - [`periodic`]: when the next periodic backup is due;
 //! - [`retention`]: which backups go past the cap;
 //! - [`cache`]: what rendered JSON is kept, and when it is dropped;
+//! - [`export`]: a database's state in the fixtures format;
 //! - [`render`]: the list route's bytes.
 //!
 //! Invariants the store keeps itself:
@@ -25,6 +26,7 @@
 
 mod cache;
 mod database;
+mod export;
 mod periodic;
 mod records;
 mod render;
@@ -131,6 +133,36 @@ impl Store {
         for db in &i.fixtures {
             self.add_database(db);
         }
+    }
+
+    /// Replaces every database with `fixtures` (already checked); the clock
+    /// and the settings stay as they are.
+    pub fn replace_databases(&self, fixtures: Vec<DatabaseFixture>) {
+        self.databases.write().clear();
+        self.order.write().clear();
+        self.backups.write().clear();
+        for f in fixtures {
+            self.add_database(&Arc::new(f));
+        }
+    }
+
+    /// The archive files the start-up fixtures serve, as they resolved them.
+    pub fn archive_files(&self) -> std::collections::HashSet<PathBuf> {
+        self.initial
+            .fixtures
+            .iter()
+            .flat_map(|f| f.backups.iter().filter_map(|b| b.archive_file.clone()))
+            .collect()
+    }
+
+    /// Every database in the fixtures format, as it stands now.
+    pub fn export(&self) -> serde_json::Value {
+        let dbs: Vec<_> = self
+            .databases()
+            .iter()
+            .map(|db| export::database(&db.cell.read()))
+            .collect();
+        serde_json::json!({ "databases": dbs })
     }
 
     /// The databases the fake started with, as their fixtures.

@@ -75,6 +75,11 @@ impl BackupRecord {
         }
     }
 
+    /// How the backup's status is known.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
     /// The backup at `now`.
     pub fn snapshot(&self, now: i64) -> Snapshot<'_> {
         match &self.progress {
