@@ -14,12 +14,12 @@ use crate::lifecycle::{Lifecycle, Outcome};
 use crate::model::{backup_name, Instance, Method, Status};
 use crate::timestamp::Timestamp;
 
+use super::backups::Backups;
 use super::cache::Guarded;
 use super::periodic;
 use super::records::{
     default_hostname, default_port, default_version, instance_id, ArchiveFile, BackupRecord, DatabaseMeta, Progress,
 };
-use super::retention;
 
 /// A database behind its own lock (see [`Guarded`]).
 pub(crate) type DbCell = Guarded<DbState>;
@@ -28,8 +28,8 @@ pub(crate) type DbCell = Guarded<DbState>;
 #[derive(Debug)]
 pub(crate) struct DbState {
     pub meta: DatabaseMeta,
-    /// Oldest first (the API lists them reversed).
-    pub backups: Vec<BackupRecord>,
+    /// Oldest first (the API lists them reversed), indexed by id.
+    pub backups: Backups,
     /// The next scheduled hour not yet given its backup, when periodic
     /// backups are on.
     pub next_periodic: Option<i64>,
@@ -43,9 +43,10 @@ impl DbState {
     /// lifecycle `life` for its timed fixture backups.
     pub fn from_fixture(f: &Arc<DatabaseFixture>, life: &Lifecycle, global_seed: u64, now: i64) -> Self {
         let meta = meta_from_fixture(f, now);
-        let mut backups: Vec<BackupRecord> = f.backups.iter().map(|b| record_from_fixture(b, &meta, life)).collect();
-        // One stable sort (fixtures are usually written newest first).
-        backups.sort_by_key(|b| b.created_at.millis());
+        let mut backups = Backups::default();
+        for b in &f.backups {
+            backups.insert(record_from_fixture(b, &meta, life), now);
+        }
         let mut state = DbState {
             rng: DetRng::seed_from_u64(0),
             meta,
@@ -59,19 +60,12 @@ impl DbState {
     }
 
     pub fn find(&self, backup_id: &str) -> Option<&BackupRecord> {
-        self.backups.iter().rev().find(|b| b.id == backup_id)
+        self.backups.get(backup_id)
     }
 
-    pub fn find_mut(&mut self, backup_id: &str) -> Option<&mut BackupRecord> {
-        self.backups.iter_mut().rev().find(|b| b.id == backup_id)
-    }
-
-    /// Inserts in creation order (at the end, for a backup created now).
-    pub fn insert(&mut self, record: BackupRecord) {
-        let at = self
-            .backups
-            .partition_point(|b| b.created_at.millis() <= record.created_at.millis());
-        self.backups.insert(at, record);
+    /// Inserts in creation order (seen at `now`).
+    pub fn insert(&mut self, record: BackupRecord, now: i64) {
+        self.backups.insert(record, now);
     }
 
     /// Whether a periodic backup is due at `now`.
@@ -111,7 +105,7 @@ impl DbState {
         while let Some(t) = self.next_periodic.filter(|t| *t <= now) {
             let record = self.new_backup(t, Method::Periodic, life, index);
             index.insert(record.id.clone(), cell.clone());
-            self.insert(record);
+            self.insert(record, now);
             self.schedule_after(t);
             created += 1;
         }
@@ -120,7 +114,7 @@ impl DbState {
 
     /// Drops the oldest finished backups past `cap`; returns their ids.
     pub fn enforce_retention(&mut self, cap: Option<usize>, now: i64) -> Vec<String> {
-        retention::enforce(&mut self.backups, cap, now)
+        self.backups.enforce_retention(cap, now)
     }
 
     /// Re-seeds the database's generator: from its own seed if it has one,

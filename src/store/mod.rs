@@ -6,7 +6,8 @@
 //! - [`records`]: what is kept of a backup and a database, and their views;
 //! - [`database`]: one database's state and how it changes;
 //! - [`periodic`]: when the next periodic backup is due;
-//! - [`retention`]: which backups go past the cap;
+//! - [`backups`]: one database's backups, in order and by id, and which go
+//!   past the retention cap;
 //! - [`cache`]: what rendered JSON is kept, and when it is dropped;
 //! - [`export`]: a database's state in the fixtures format;
 //! - [`render`]: the list route's bytes.
@@ -24,13 +25,13 @@
 //! - **Status is derived** when read ([`crate::lifecycle`]); records keep
 //!   only what cannot be derived.
 
+mod backups;
 mod cache;
 mod database;
 mod export;
 mod periodic;
 mod records;
 mod render;
-mod retention;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -205,7 +206,7 @@ impl Store {
         }
         self.order.write().retain(|c| !Arc::ptr_eq(c, &cell));
         let mut index = self.backups.write();
-        for b in &s.backups {
+        for b in s.backups.iter() {
             index.remove(&b.id);
         }
         Some(addon_id)
@@ -413,8 +414,9 @@ impl Db<'_> {
     /// while nothing it shows can have changed.
     pub fn list_json(&self) -> Bytes {
         let now = self.fresh();
-        self.cell
-            .list_body(now, |s, now| render::list(&s.meta, &s.backups, s.next_periodic, now))
+        self.cell.list_body(now, |s, now| {
+            render::list(&s.meta, s.backups.iter(), s.next_periodic, now)
+        })
     }
 
     /// One backup, as seen now.
@@ -451,7 +453,7 @@ impl Db<'_> {
         let record = s.new_backup(now, Method::Manual, &life, &index);
         let view = record.view(&s.meta, now);
         index.insert(record.id.clone(), self.cell.clone());
-        s.insert(record);
+        s.insert(record, now);
         for id in s.enforce_retention(self.store.retention(), now) {
             index.remove(&id);
         }
@@ -522,10 +524,9 @@ impl Db<'_> {
             // A size is drawn only when the backup never had one.
             Outcome::Done => known.unwrap_or_else(|| s.draw_size(&life)),
         };
-        let record = s.find_mut(backup_id)?;
-        record.finish_now(outcome, size, now);
-        let record = s.find(backup_id)?;
-        Some(record.view(&s.meta, now))
+        let meta = s.meta.clone();
+        let record = s.backups.update(backup_id, now, |r| r.finish_now(outcome, size, now))?;
+        Some(record.view(&meta, now))
     }
 
     /// The fixture the database was made from.
@@ -543,10 +544,10 @@ impl Db<'_> {
         let mut fresh = DbState::from_fixture(&origin, &life, self.store.seed(), now);
         fresh.enforce_retention(self.store.retention(), now);
         let mut index = self.store.backups.write();
-        for b in &s.backups {
+        for b in s.backups.iter() {
             index.remove(&b.id);
         }
-        for b in &fresh.backups {
+        for b in fresh.backups.iter() {
             index.insert(b.id.clone(), self.cell.clone());
         }
         *s = fresh;
@@ -565,7 +566,7 @@ impl Db<'_> {
         let record = database::record_from_fixture(b, &s.meta, &life);
         let view = record.view(&s.meta, now);
         index.insert(record.id.clone(), self.cell.clone());
-        s.insert(record);
+        s.insert(record, now);
         for id in s.enforce_retention(self.store.retention(), now) {
             index.remove(&id);
         }
@@ -576,6 +577,6 @@ impl Db<'_> {
     #[cfg(test)]
     pub(crate) fn records(&self) -> (records::DatabaseMeta, Vec<records::BackupRecord>) {
         let s = self.cell.read();
-        (s.meta.clone(), s.backups.clone())
+        (s.meta.clone(), s.backups.iter().cloned().collect())
     }
 }

@@ -133,12 +133,17 @@ fn itoa_buf(mut n: u64) -> Digits {
 /// `{"database_backups":[…]}` of `backups` (oldest first; listed newest
 /// first) as seen at `now`, with the instant it stops being true: the next
 /// status change of a backup, or `next_periodic`, whichever comes first.
-pub(crate) fn list(meta: &DatabaseMeta, backups: &[BackupRecord], next_periodic: Option<i64>, now: i64) -> ListCache {
+pub(crate) fn list<'a>(
+    meta: &DatabaseMeta,
+    backups: impl DoubleEndedIterator<Item = &'a BackupRecord> + ExactSizeIterator,
+    next_periodic: Option<i64>,
+    now: i64,
+) -> ListCache {
     let tails = Tails::new(meta);
     let mut out = Vec::with_capacity(32 + backups.len() * 300);
     out.extend_from_slice(b"{\"database_backups\":[");
     let mut valid_until = next_periodic.unwrap_or(i64::MAX);
-    for (i, b) in backups.iter().rev().enumerate() {
+    for (i, b) in backups.rev().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -174,7 +179,7 @@ mod tests {
             .millis();
         let (meta, backups) = db.records();
         for t in (0..40_000).step_by(2_500) {
-            let fast = list(&meta, &backups, None, start + t);
+            let fast = list(&meta, backups.iter(), None, start + t);
             let views: Vec<_> = backups.iter().rev().map(|b| b.view(&meta, start + t)).collect();
             let slow = serde_json::to_vec(&serde_json::json!({ "database_backups": views })).unwrap();
             let reference: serde_json::Value = serde_json::from_slice(&slow).unwrap();
