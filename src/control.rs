@@ -1,5 +1,6 @@
-//! The control core: every operation a test uses to steer the fake, each one
-//! function that checks its input and returns a typed [`Error`].
+//! The control core: every operation a test uses to steer or inspect the
+//! fake, each one function that checks its input and returns a typed
+//! [`Error`].
 //!
 //! The `/_fake` HTTP routes (`http/control.rs`) and the methods of
 //! [`crate::FakeServer`] are thin adapters over these functions, so the two
@@ -13,6 +14,7 @@ use serde::Serialize;
 use crate::clock::ClockMode;
 use crate::config;
 use crate::error::Error;
+use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::Backup;
 use crate::shared::Shared;
@@ -117,6 +119,35 @@ pub(crate) fn finish_backup(shared: &Shared, backup: &str, outcome: Outcome) -> 
         .db_of_backup(backup)
         .and_then(|db| db.finish_backup(backup, outcome))
         .ok_or(Error::NotFound("backup"))
+}
+
+/// The recorded requests `filter` keeps, oldest first; a `limit` of 0 is
+/// refused (field `limit`).
+pub(crate) fn requests(shared: &Shared, filter: &RequestFilter) -> Result<Vec<RecordedRequest>, Error> {
+    check_filter(filter)?;
+    Ok(shared.journal.list(filter))
+}
+
+/// How many recorded requests `filter` keeps; a `limit` of 0 is refused.
+pub(crate) fn count_requests(shared: &Shared, filter: &RequestFilter) -> Result<usize, Error> {
+    check_filter(filter)?;
+    Ok(shared.journal.count(filter))
+}
+
+/// Forgets every recorded request.
+pub(crate) fn clear_requests(shared: &Shared) {
+    shared.journal.clear();
+}
+
+/// A filter's `limit`, when given, is at least 1.
+fn check_filter(filter: &RequestFilter) -> Result<(), Error> {
+    if filter.limit == Some(0) {
+        return Err(Error::invalid(
+            "limit",
+            "must be a whole number from 1 (leave it out for every request)",
+        ));
+    }
+    Ok(())
 }
 
 /// `e` with its field renamed to how this face calls it.

@@ -50,6 +50,8 @@ pub(crate) enum Op {
     SetSeed,
     CompleteBackup,
     FailBackup,
+    ListRequests,
+    ClearRequests,
     ExchangeToken,
     ShowSelf,
     ListRegions,
@@ -83,6 +85,8 @@ impl Op {
             Op::SetSeed => "fake.seed.set",
             Op::CompleteBackup => "fake.backups.complete",
             Op::FailBackup => "fake.backups.fail",
+            Op::ListRequests => "fake.requests.list",
+            Op::ClearRequests => "fake.requests.clear",
             Op::ExchangeToken => "tokens.exchange",
             Op::ShowSelf => "users.self",
             Op::ListRegions => "regions.list",
@@ -172,6 +176,11 @@ pub(crate) static ROUTES: &[Route] = &[
         &[(Method::POST, CompleteBackup)],
     ),
     route("/_fake/backups/:backup/fail", Control, &[(Method::POST, FailBackup)]),
+    route(
+        "/_fake/requests",
+        Control,
+        &[(Method::GET, ListRequests), (Method::DELETE, ClearRequests)],
+    ),
     route("/v1/tokens/exchange", Platform, &[(Method::POST, ExchangeToken)]),
     route("/v1/users/self", Platform, &[(Method::GET, ShowSelf)]),
     route("/v1/regions", Platform, &[(Method::GET, ListRegions)]),
@@ -354,6 +363,7 @@ mod tests {
         assert_eq!(allow("/api/databases/d"), "GET, HEAD, PATCH");
         assert_eq!(allow("/_fake/seed"), "GET, HEAD, PUT");
         assert_eq!(allow("/_fake/backups/b/fail"), "POST");
+        assert_eq!(allow("/_fake/requests"), "GET, HEAD, DELETE");
         assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");
         for route in ROUTES {
             for m in [
