@@ -62,7 +62,13 @@ pub struct Config {
     pub download_ttl: Duration,
     /// Base of download links; `None` = the host the client used.
     pub public_url: Option<String>,
+    /// How many of the most recent requests the journal keeps (0: none are
+    /// recorded; at most [`JOURNAL_SIZE_MAX`]).
+    pub journal_size: usize,
 }
+
+/// The largest journal a fake keeps, in requests.
+pub const JOURNAL_SIZE_MAX: usize = 1_000_000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -82,6 +88,7 @@ impl Default for Config {
             body_limit: 1 << 20,
             download_ttl: Duration::from_secs(600),
             public_url: None,
+            journal_size: 1000,
         }
     }
 }
@@ -97,6 +104,7 @@ impl Config {
             check_retention(self.retention),
             check_time_scale(self.time_scale),
             check_credential_ttl(self.credential_ttl),
+            check_journal_size(self.journal_size),
         ] {
             if let Err(Error::Invalid(e)) = check {
                 errors.extend(e.into_iter().map(|e| (e.field, e.message)));
@@ -135,6 +143,17 @@ pub(crate) fn check_credential_ttl(ttl: Duration) -> Result<(), Error> {
         return Err(Error::invalid(
             "credential_ttl",
             format!("must be from 1 second to a year, got {} s", ttl.as_secs_f64()),
+        ));
+    }
+    Ok(())
+}
+
+/// The journal keeps from 0 (off) to [`JOURNAL_SIZE_MAX`] requests.
+pub(crate) fn check_journal_size(size: usize) -> Result<(), Error> {
+    if size > JOURNAL_SIZE_MAX {
+        return Err(Error::invalid(
+            "journal_size",
+            format!("must be from 0 (off) to {JOURNAL_SIZE_MAX} requests, got {size}"),
         ));
     }
     Ok(())

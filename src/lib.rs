@@ -33,6 +33,8 @@
 //! - [`clock`]: the one clock (system, sped up, or manual);
 //! - [`download`]: archives of an exact size and their signed links;
 //! - [`FakeServer`]: the handle a test holds, built by [`FakeServerBuilder`];
+//! - [`RecordedRequest`]: what the request journal keeps of each request
+//!   ([`FakeServer::requests`], `GET /_fake/requests`);
 //! - internal: the store (state and its invariants), the control core (every
 //!   steering operation, shared by the handle and the `/_fake` routes), the
 //!   credentials, the HTTP route table and handlers, the accept loop.
@@ -53,6 +55,7 @@ mod error;
 pub mod fixtures;
 mod http;
 mod ids;
+mod journal;
 pub mod lifecycle;
 pub mod model;
 mod server;
@@ -64,6 +67,7 @@ pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
 pub use control::{Control, CreatedDatabase};
 pub use error::{Error, FieldError};
+pub use journal::{RecordedRequest, RequestFilter};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
 pub use model::{Backup, DatabaseInfo, Method, Status};
 #[allow(deprecated)]

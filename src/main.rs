@@ -109,6 +109,10 @@ struct Cli {
     #[arg(long, env = "BODY_LIMIT", default_value_t = Config::default().body_limit)]
     body_limit: usize,
 
+    /// How many of the most recent requests GET /_fake/requests can list (0: record none; at most 1000000).
+    #[arg(long, env = "JOURNAL_SIZE", default_value_t = Config::default().journal_size)]
+    journal_size: usize,
+
     /// Log filter: error, warn, info (one line per request), debug, trace.
     #[arg(long, env = "LOG", default_value = "info")]
     log: String,
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         body_limit: cli.body_limit,
         download_ttl: Duration::from_secs(cli.download_ttl),
         public_url: cli.public_url.clone(),
+        journal_size: cli.journal_size,
     };
     let prepared = match LoadedFake::new(&config) {
         Ok(p) => p,

@@ -1,6 +1,6 @@
 //! What every connection and the test's handle share: the store, the
-//! credentials, the download-link signer and the request settings, built
-//! once from a checked [`Config`].
+//! credentials, the download-link signer, the request journal and the
+//! request settings, built once from a checked [`Config`].
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::config::{Config, FixtureSource};
 use crate::download::token::Signer;
 use crate::error::Error;
 use crate::fixtures::{self, FixtureSet};
+use crate::journal::Journal;
 use crate::store::Store;
 
 /// The state shared by the HTTP handlers and [`crate::FakeServer`].
@@ -18,6 +19,8 @@ pub(crate) struct Shared {
     pub credentials: Credentials,
     /// Signs and checks download tokens (a secret of this process).
     pub signer: Signer,
+    /// The last requests answered (not the control plane's).
+    pub journal: Journal,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a download link stays valid, on the fake's clock.
@@ -80,6 +83,7 @@ impl Shared {
             store: Store::new(config, set, seed),
             credentials,
             signer: Signer::random(),
+            journal: Journal::new(config.journal_size),
             body_limit: config.body_limit,
             download_ttl: config.download_ttl,
             public_url: config.public_url.clone(),

@@ -416,3 +416,27 @@ async fn an_imported_state_may_serve_only_the_archive_files_the_start_up_fixture
     other["databases"][0]["backups"][0]["size"] = json!(fixture.len());
     assert!(matches!(c.import_state(&other).await, Err(Error::Invalid(_))));
 }
+
+#[tokio::test]
+async fn the_journal_reads_alike_in_process_and_remote_and_a_reset_empties_it() {
+    for t in both().await {
+        let c = &t.control;
+        common::get(&format!("{}/api/databases/my-db-123/backups", t.url), &t.token).await;
+        common::post(&format!("{}/api/databases/my-db-123/backups", t.url), &t.token, "{}").await;
+        common::get(&format!("{}/api/databases/my-db-123/backups?x=1", t.url), &t.token).await;
+        assert_eq!(c.count_requests("backups.list").await.unwrap(), 2);
+        let last = c.last_request("backups.create").await.unwrap().expect("a create");
+        assert_eq!((last.status, last.database.as_deref()), (201, Some("my-db-123")));
+        let filter = scalingo_db_fake::RequestFilter::default()
+            .database("my-db-123")
+            .limit(1);
+        let latest = c.requests(&filter).await.unwrap();
+        assert_eq!(latest.len(), 1);
+        assert_eq!(latest[0].query.as_deref(), Some("x=1"));
+        c.reset().await.unwrap();
+        assert!(c.requests(&Default::default()).await.unwrap().is_empty());
+        common::get(&format!("{}/api/databases/my-db-123", t.url), &t.token).await;
+        c.clear_requests().await.unwrap();
+        assert_eq!(c.count_requests("databases.show").await.unwrap(), 0);
+    }
+}

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::CreatedDatabase;
 use crate::error::Error;
+use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
 use crate::shared::Shared;
@@ -305,4 +306,59 @@ impl Control {
             local s => super::import_state(s, state),
             remote r => r.call(Method::PUT, "/_fake/state", Some(state)).await.map(drop))
     }
+
+    /// The recorded requests `filter` keeps, oldest first (the journal holds
+    /// the latest ones only: `--journal-size`, 1000 by default).
+    pub async fn requests(&self, filter: &RequestFilter) -> Result<Vec<RecordedRequest>, Error> {
+        either!(self,
+        local s => super::requests(s, filter),
+        remote r => {
+            let mut query = Vec::new();
+            if let Some(op) = &filter.operation {
+                query.push(format!("operation={}", encode(op)));
+            }
+            if let Some(db) = &filter.database {
+                query.push(format!("database={}", encode(db)));
+            }
+            if let Some(n) = filter.limit {
+                query.push(format!("limit={n}"));
+            }
+            let path = format!("/_fake/requests?{}", query.join("&"));
+            field(r.call(Method::GET, &path, None).await?, "requests")
+        })
+    }
+
+    /// How many recorded requests of `operation` (`backups.create`, …) the
+    /// journal holds.
+    pub async fn count_requests(&self, operation: &str) -> Result<usize, Error> {
+        Ok(self
+            .requests(&RequestFilter::default().operation(operation))
+            .await?
+            .len())
+    }
+
+    /// The latest recorded request of `operation`.
+    pub async fn last_request(&self, operation: &str) -> Result<Option<RecordedRequest>, Error> {
+        let filter = RequestFilter::default().operation(operation).limit(1);
+        Ok(self.requests(&filter).await?.pop())
+    }
+
+    /// Empties the journal.
+    pub async fn clear_requests(&self) -> Result<(), Error> {
+        either!(self,
+            local s => { super::clear_requests(s); Ok(()) },
+            remote r => r.call(Method::DELETE, "/_fake/requests", None).await.map(drop))
+    }
+}
+
+/// `s` percent-encoded for a query value (everything but unreserved
+/// characters).
+#[cfg(feature = "remote")]
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

@@ -24,6 +24,7 @@ use serde_json::{json, Map, Value};
 use crate::clock::ClockMode;
 use crate::config;
 use crate::error::Error;
+use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
 use crate::shared::Shared;
@@ -130,6 +131,35 @@ pub(crate) fn finish_backup(shared: &Shared, backup: &str, outcome: Outcome) -> 
         .ok_or(Error::NotFound("backup"))
 }
 
+/// The recorded requests `filter` keeps, oldest first; a `limit` of 0 is
+/// refused (field `limit`).
+pub(crate) fn requests(shared: &Shared, filter: &RequestFilter) -> Result<Vec<RecordedRequest>, Error> {
+    check_filter(filter)?;
+    Ok(shared.journal.list(filter))
+}
+
+/// How many recorded requests `filter` keeps; a `limit` of 0 is refused.
+pub(crate) fn count_requests(shared: &Shared, filter: &RequestFilter) -> Result<usize, Error> {
+    check_filter(filter)?;
+    Ok(shared.journal.count(filter))
+}
+
+/// Forgets every recorded request.
+pub(crate) fn clear_requests(shared: &Shared) {
+    shared.journal.clear();
+}
+
+/// A filter's `limit`, when given, is at least 1.
+fn check_filter(filter: &RequestFilter) -> Result<(), Error> {
+    if filter.limit == Some(0) {
+        return Err(Error::invalid(
+            "limit",
+            "must be a whole number from 1 (leave it out for every request)",
+        ));
+    }
+    Ok(())
+}
+
 /// `e` with its field renamed to how this face calls it.
 fn rename_field(e: Error, field: &str) -> Error {
     match e {
@@ -144,9 +174,11 @@ fn rename_field(e: Error, field: &str) -> Error {
 }
 
 /// Puts the whole fake back as it started: the fixtures' databases (and no
-/// other), their tokens, the clock, the lifecycle, the retention and the seed.
+/// other), their tokens, the clock, the lifecycle, the retention, the seed
+/// and an empty journal.
 pub(crate) fn reset(shared: &Shared) {
     shared.store.reset();
+    shared.journal.clear();
     shared.credentials.clear_database_tokens();
     for f in shared.store.initial_fixtures() {
         shared.credentials.add_database_tokens(&f.id, &f.tokens);

@@ -19,6 +19,8 @@
 //! | `POST /_fake/databases/:db/reset` | one database back as it was made |
 //! | `POST /_fake/databases/:db/backups` | add a backup in any state (fixture-shaped) |
 //! | `GET`/`PUT /_fake/state` | every database in the fixtures format; replace them all |
+//! | `GET /_fake/requests?operation=…&database=…&limit=N` | `{"requests":[…]}`: the journal, oldest first |
+//! | `DELETE /_fake/requests` | empties the journal; `{"requests":[]}` |
 
 use std::time::Duration;
 
@@ -28,11 +30,12 @@ use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::request::{read_json, JsonObject};
+use super::request::{query_pairs, read_json, JsonObject};
 use super::response::{self, Reply};
 use super::routes::{Op, Params};
 use crate::control;
 use crate::error::Error;
+use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{LifecyclePatch, Outcome};
 use crate::shared::Shared;
 use crate::timestamp::Timestamp;
@@ -53,12 +56,12 @@ pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts
             Err(r) => return r,
         }
     };
-    match run(shared, op, p, body) {
+    match run(shared, op, p, parts, body) {
         Ok(r) | Err(r) => r,
     }
 }
 
-fn run(shared: &Shared, op: Op, p: Params<'_>, body: JsonObject) -> Result<Reply, Reply> {
+fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) -> Result<Reply, Reply> {
     Ok(match op {
         Op::Health => ok(&json!({ "status": "ok" })),
         Op::ShowClock => ok(&control::clock(shared)),
@@ -104,6 +107,11 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, body: JsonObject) -> Result<Reply
         Op::ImportState => {
             control::import_state(shared, &Value::Object(body)).map_err(fail)?;
             ok(&control::export_state(shared))
+        }
+        Op::ListRequests => requests(&control::requests(shared, &request_filter(parts)?).map_err(fail)?),
+        Op::ClearRequests => {
+            control::clear_requests(shared);
+            requests(&[])
         }
         _ => response::not_found("route"),
     })
@@ -158,6 +166,43 @@ fn move_clock(shared: &Shared, body: &JsonObject) -> Result<control::ClockState,
             "give exactly one of `advance_secs` or `set`".to_string(),
         )),
     }
+}
+
+/// `{"requests": [...]}`, each request's fields in their declared order.
+fn requests(list: &[RecordedRequest]) -> Reply {
+    response::wrapped(StatusCode::OK, "requests", list)
+}
+
+/// `?operation=…&database=…&limit=N`, each optional; any other parameter
+/// is refused, so a misspelt filter does not silently list everything.
+fn request_filter(parts: &Parts) -> Result<RequestFilter, Reply> {
+    let pairs = query_pairs(parts.uri.query().unwrap_or("")).map_err(|(f, m)| invalid(&f, m))?;
+    let mut filter = RequestFilter::default();
+    for (key, value) in pairs {
+        let slot = match key.as_str() {
+            "operation" => &mut filter.operation,
+            "database" => &mut filter.database,
+            "limit" => {
+                let n = value
+                    .parse()
+                    .map_err(|_| invalid("limit", format!("must be a whole number from 1, got `{value}`")))?;
+                filter.limit = Some(n);
+                continue;
+            }
+            _ => {
+                let m = "is not a filter of /_fake/requests: use operation, database or limit";
+                return Err(invalid(&key, m.to_string()));
+            }
+        };
+        if value.is_empty() {
+            return Err(invalid(
+                &key,
+                "must not be empty (leave it out to keep every value)".to_string(),
+            ));
+        }
+        *slot = Some(value);
+    }
+    Ok(filter)
 }
 
 fn lifecycle_patch(body: JsonObject) -> Result<LifecyclePatch, Reply> {

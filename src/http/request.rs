@@ -1,5 +1,5 @@
-//! Reading what a request brings: its JSON body (within the size limit) and
-//! its credentials, checked by [`crate::auth`].
+//! Reading what a request brings: its JSON body (within the size limit), its
+//! query parameters, and its credentials, checked by [`crate::auth`].
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -82,6 +82,39 @@ pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) ->
     }
 }
 
+/// The `key=value` pairs of a query string, percent-decoded (`+` is a
+/// space), in order. The error names the parameter that is not valid
+/// percent-encoded UTF-8, and says so.
+pub(crate) fn query_pairs(query: &str) -> Result<Vec<(String, String)>, (String, String)> {
+    let bad = |name: &str| (name.to_string(), "is not valid percent-encoded UTF-8".to_string());
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let key = percent_decode(k).ok_or_else(|| bad(k))?;
+            let value = percent_decode(v).ok_or_else(|| bad(&key))?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// `text` with `%XX` escapes and `+` decoded; `None` for a broken escape or
+/// bytes that are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let hex = |b: Option<u8>| char::from(b?).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        out.push(match b {
+            b'+' => b' ',
+            b'%' => hex(bytes.next())? << 4 | hex(bytes.next())?,
+            other => other,
+        });
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The fake's base URL as the client sees it: the public URL when one is
 /// set, else the scheme and host the client used (`Host`, or
 /// `X-Forwarded-Proto`/`X-Forwarded-Host` when present), so links work from
@@ -116,4 +149,28 @@ fn base_url(parts: &Parts) -> String {
         })
         .unwrap_or("localhost");
     format!("{}://{host}", proto.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_pairs_are_decoded_in_order() {
+        let pairs = query_pairs("a=1&&b=x%2Fy+z&c&d=%C3%A9").unwrap();
+        let want = [("a", "1"), ("b", "x/y z"), ("c", ""), ("d", "é")];
+        assert_eq!(pairs.len(), want.len());
+        for ((k, v), (wk, wv)) in pairs.iter().zip(want) {
+            assert_eq!((k.as_str(), v.as_str()), (wk, wv));
+        }
+        assert!(query_pairs("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn broken_escapes_name_their_parameter() {
+        assert_eq!(query_pairs("ok=1&limit=%zz").unwrap_err().0, "limit");
+        assert_eq!(query_pairs("limit=%4").unwrap_err().0, "limit");
+        assert_eq!(query_pairs("x=%FF").unwrap_err().0, "x");
+        assert_eq!(query_pairs("%=1").unwrap_err().0, "%");
+    }
 }

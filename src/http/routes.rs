@@ -58,6 +58,8 @@ pub(crate) enum Op {
     SeedBackup,
     ExportState,
     ImportState,
+    ListRequests,
+    ClearRequests,
     ExchangeToken,
     ShowSelf,
     ListRegions,
@@ -99,6 +101,8 @@ impl Op {
             Op::SeedBackup => "fake.backups.seed",
             Op::ExportState => "fake.state.export",
             Op::ImportState => "fake.state.import",
+            Op::ListRequests => "fake.requests.list",
+            Op::ClearRequests => "fake.requests.clear",
             Op::ExchangeToken => "tokens.exchange",
             Op::ShowSelf => "users.self",
             Op::ListRegions => "regions.list",
@@ -205,6 +209,11 @@ pub(crate) static ROUTES: &[Route] = &[
         "/_fake/state",
         Control,
         &[(Method::GET, ExportState), (Method::PUT, ImportState)],
+    ),
+    route(
+        "/_fake/requests",
+        Control,
+        &[(Method::GET, ListRequests), (Method::DELETE, ClearRequests)],
     ),
     route("/v1/tokens/exchange", Platform, &[(Method::POST, ExchangeToken)]),
     route("/v1/users/self", Platform, &[(Method::GET, ShowSelf)]),
@@ -392,6 +401,7 @@ mod tests {
         assert_eq!(allow("/api/databases/d"), "GET, HEAD, PATCH, PUT");
         assert_eq!(allow("/_fake/seed"), "GET, HEAD, PUT");
         assert_eq!(allow("/_fake/backups/b/fail"), "POST");
+        assert_eq!(allow("/_fake/requests"), "GET, HEAD, DELETE");
         assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");
         for route in ROUTES {
             for m in [

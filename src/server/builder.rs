@@ -159,6 +159,19 @@ impl FakeServerBuilder {
         self
     }
 
+    /// How many of the most recent requests the journal keeps (default
+    /// 1000; 0 records none; at most 1 000 000).
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().journal_size(0).start_blocking();
+    /// assert!(fake.requests().is_empty());
+    /// ```
+    pub fn journal_size(mut self, n: usize) -> Self {
+        self.config.journal_size = n;
+        self
+    }
+
     /// The configuration built so far.
     pub fn config(&self) -> &Config {
         &self.config

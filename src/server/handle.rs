@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::control;
 use crate::error::Error;
+use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
 use crate::shared::Shared;
@@ -191,6 +192,124 @@ impl FakeServer {
     /// Gives one database a seed of its own.
     pub fn reseed_database(&self, db: &str, seed: u64) -> Result<(), Error> {
         control::reseed(&self.shared, seed, Some(db))
+    }
+
+    /// Every request in the journal, oldest first (the last 1000 by
+    /// default, see [`crate::FakeServerBuilder::journal_size`]; `/_fake`
+    /// requests are never recorded). A request is in the journal by the time
+    /// its client has the response.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     write!(s, "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n").unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).unwrap();
+    /// # }
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::start_blocking();
+    /// get(&fake, "/api/databases/my-db-123/backups?page=1");
+    /// let r = &fake.requests()[0];
+    /// assert_eq!((r.method.as_str(), r.path.as_str()), ("GET", "/api/databases/my-db-123/backups"));
+    /// assert_eq!((r.query.as_deref(), r.database.as_deref()), (Some("page=1"), Some("my-db-123")));
+    /// assert_eq!((r.operation.as_str(), r.status), ("backups.list", 200));
+    /// ```
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        // A filter without a limit is always accepted.
+        control::requests(&self.shared, &RequestFilter::default()).unwrap_or_default()
+    }
+
+    /// The requests in the journal that `filter` keeps, oldest first; a
+    /// `limit` of 0 is refused (field `limit`).
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     write!(s, "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n").unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).unwrap();
+    /// # }
+    /// use scalingo_db_fake::{FakeServer, RequestFilter};
+    /// let fake = FakeServer::start_blocking();
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// get(&fake, "/api/databases/my-db-123");
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// let f = RequestFilter::default().operation("backups.list").database("my-db-123").limit(1);
+    /// let found = fake.requests_matching(&f).unwrap();
+    /// assert_eq!(found.len(), 1);
+    /// assert_eq!(found[0].seq, 3);
+    /// assert!(fake.requests_matching(&RequestFilter::default().limit(0)).is_err());
+    /// ```
+    pub fn requests_matching(&self, filter: &RequestFilter) -> Result<Vec<RecordedRequest>, Error> {
+        control::requests(&self.shared, filter)
+    }
+
+    /// How many requests of `operation` (`backups.create`, …) the journal
+    /// holds.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     write!(s, "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n").unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).unwrap();
+    /// # }
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::start_blocking();
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// assert_eq!(fake.count_requests("backups.list"), 2);
+    /// assert_eq!(fake.count_requests("backups.create"), 0);
+    /// ```
+    pub fn count_requests(&self, operation: &str) -> usize {
+        // A filter without a limit is always accepted.
+        control::count_requests(&self.shared, &RequestFilter::default().operation(operation)).unwrap_or(0)
+    }
+
+    /// The most recent request of `operation` in the journal.
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     write!(s, "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n").unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).unwrap();
+    /// # }
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::start_blocking();
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// get(&fake, "/api/databases/no-such-db/backups");
+    /// let last = fake.last_request("backups.list").unwrap();
+    /// assert_eq!((last.database.as_deref(), last.status), (Some("no-such-db"), 404));
+    /// assert!(fake.last_request("backups.create").is_none());
+    /// ```
+    pub fn last_request(&self, operation: &str) -> Option<RecordedRequest> {
+        let filter = RequestFilter::default().operation(operation).limit(1);
+        control::requests(&self.shared, &filter).ok()?.pop()
+    }
+
+    /// Empties the journal (sequence numbers go on from where they were).
+    ///
+    /// ```
+    /// # use std::io::{Read, Write};
+    /// # fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     write!(s, "GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n").unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).unwrap();
+    /// # }
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::start_blocking();
+    /// get(&fake, "/api/databases/my-db-123/backups");
+    /// fake.clear_requests();
+    /// assert!(fake.requests().is_empty());
+    /// ```
+    pub fn clear_requests(&self) {
+        control::clear_requests(&self.shared);
     }
 
     /// Stops the server and waits until in-flight requests have finished.
