@@ -33,6 +33,8 @@
 //! - [`clock`]: the one clock (system, sped up, or manual);
 //! - [`download`]: archives of an exact size and their signed links;
 //! - [`FakeServer`]: the handle a test holds, built by [`FakeServerBuilder`];
+//! - [`FaultRule`]: errors, latency, resets, cut and slow bodies injected
+//!   into chosen requests ([`FakeServer::add_fault`], `POST /_fake/faults`);
 //! - internal: the store (state and its invariants), the control core (every
 //!   steering operation, shared by the handle and the `/_fake` routes), the
 //!   credentials, the HTTP route table and handlers, the accept loop.
@@ -50,6 +52,7 @@ pub mod config;
 mod control;
 pub mod download;
 mod error;
+mod faults;
 pub mod fixtures;
 mod http;
 mod ids;
@@ -63,6 +66,7 @@ mod timestamp;
 pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
 pub use error::{Error, FieldError};
+pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
 pub use model::{Backup, DatabaseInfo, Method, Status};
 #[allow(deprecated)]

@@ -1,6 +1,6 @@
 //! What every connection and the test's handle share: the store, the
-//! credentials, the download-link signer and the request settings, built
-//! once from a checked [`Config`].
+//! credentials, the download-link signer, the fault rules and the request
+//! settings, built once from a checked [`Config`].
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use crate::auth::Credentials;
 use crate::config::{Config, FixtureSource};
 use crate::download::token::Signer;
 use crate::error::Error;
+use crate::faults::FaultRegistry;
 use crate::fixtures::{self, FixtureSet};
 use crate::store::Store;
 
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub download_ttl: Duration,
     /// Base of download links; `None` = the host the client used.
     pub public_url: Option<String>,
+    /// The fault rules (none at start).
+    pub faults: FaultRegistry,
 }
 
 impl std::fmt::Debug for Shared {
@@ -79,6 +82,7 @@ impl Shared {
             body_limit: config.body_limit,
             download_ttl: config.download_ttl,
             public_url: config.public_url.clone(),
+            faults: FaultRegistry::default(),
         })
     }
 }

@@ -13,6 +13,9 @@
 //! | `GET`/`PUT /_fake/databases/:db/lifecycle` | one database's override |
 //! | `GET`/`PUT /_fake/retention` | `{"max_backups_per_database": N \| null}` |
 //! | `GET`/`PUT /_fake/seed` | `{"seed": N}` re-seeds every database; with `"database": id`, that one |
+//! | `POST /_fake/faults` | adds a fault rule (see [`crate::faults`]): 201 with it as stored, `id` given |
+//! | `GET /_fake/faults` | `{"faults": [rule + "id", "remaining", "hits"]}` |
+//! | `DELETE /_fake/faults`, `…/faults/:fault` | removes all, or one (404 `fault`): 200 `{"faults": [what is left]}` |
 
 use std::time::Duration;
 
@@ -27,6 +30,7 @@ use super::response::{self, Reply};
 use super::routes::{Op, Params};
 use crate::control;
 use crate::error::Error;
+use crate::faults::{Fault, FaultRule};
 use crate::lifecycle::{LifecyclePatch, Outcome};
 use crate::shared::Shared;
 use crate::timestamp::Timestamp;
@@ -38,7 +42,7 @@ pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts
         return response::not_found("database");
     }
     let body = match op {
-        Op::MoveClock | Op::SetLifecycle | Op::SetDatabaseLifecycle | Op::SetRetention | Op::SetSeed => {
+        Op::MoveClock | Op::SetLifecycle | Op::SetDatabaseLifecycle | Op::SetRetention | Op::SetSeed | Op::AddFault => {
             match read_json(shared, parts, body).await {
                 Ok(b) => b.unwrap_or_default(),
                 Err(r) => return r,
@@ -73,8 +77,30 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, body: JsonObject) -> Result<Reply
             control::reseed(shared, seed, db).map_err(fail)?;
             ok(&json!({ "seed": seed, "database": body.get("database") }))
         }
+        Op::AddFault => {
+            let rule = FaultRule::from_json(&Value::Object(body)).map_err(fail)?;
+            response::json(StatusCode::CREATED, &control::add_fault(shared, rule).map_err(fail)?)
+        }
+        Op::ListFaults => faults(control::faults(shared)),
+        Op::ClearFaults => {
+            control::clear_faults(shared);
+            faults(control::faults(shared))
+        }
+        Op::RemoveFault => {
+            control::remove_fault(shared, p.fault).map_err(fail)?;
+            faults(control::faults(shared))
+        }
         _ => response::not_found("route"),
     })
+}
+
+/// `{"faults": [...]}`, each rule's fields in their own order.
+fn faults(faults: Vec<Fault>) -> Reply {
+    #[derive(Serialize)]
+    struct Listing {
+        faults: Vec<Fault>,
+    }
+    ok(&Listing { faults })
 }
 
 fn ok<T: Serialize + ?Sized>(value: &T) -> Reply {
