@@ -15,8 +15,8 @@ pub enum Error {
     /// A setting or a control input is out of range: each field with what is
     /// wrong (over HTTP: a 422 with the same fields).
     Invalid(Vec<FieldError>),
-    /// No such database or backup (`"database"`, `"backup"`; over HTTP: a 404
-    /// naming the same resource).
+    /// No such database, backup or fault rule (`"database"`, `"backup"`,
+    /// `"fault"`; over HTTP: a 404 naming the same resource).
     NotFound(&'static str),
     /// A remote fake could not be reached, or answered something this
     /// client does not understand (the status, if any, and what happened).

@@ -24,6 +24,12 @@ pub fn database_rng(seed: u64, addon_id: &str) -> DetRng {
     DetRng::seed_from_u64(seed ^ h.rotate_left(17))
 }
 
+/// The generator of fault rule `id` under `seed` (its probability draws):
+/// a stream of its own, apart from every database's.
+pub fn fault_rng(seed: u64, id: &str) -> DetRng {
+    database_rng(seed, &format!("fault rule {id}"))
+}
+
 /// A fresh random seed, for runs that were not given one.
 pub fn random_seed() -> u64 {
     use rand::TryRngCore;

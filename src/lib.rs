@@ -35,6 +35,8 @@
 //! - [`FakeServer`]: the handle a test holds, built by [`FakeServerBuilder`];
 //! - [`RecordedRequest`]: what the request journal keeps of each request
 //!   ([`FakeServer::requests`], `GET /_fake/requests`);
+//! - [`FaultRule`]: errors, latency, resets, cut and slow bodies injected
+//!   into chosen requests ([`FakeServer::add_fault`], `POST /_fake/faults`);
 //! - internal: the store (state and its invariants), the control core (every
 //!   steering operation, shared by the handle and the `/_fake` routes), the
 //!   credentials, the HTTP route table and handlers, the accept loop.
@@ -52,6 +54,7 @@ pub mod config;
 mod control;
 pub mod download;
 mod error;
+mod faults;
 pub mod fixtures;
 mod http;
 mod ids;
@@ -67,6 +70,7 @@ pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
 pub use control::{Control, CreatedDatabase};
 pub use error::{Error, FieldError};
+pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
 pub use journal::{RecordedRequest, RequestFilter};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
 pub use model::{Backup, DatabaseInfo, Method, Status};

@@ -1,6 +1,6 @@
 //! What every connection and the test's handle share: the store, the
-//! credentials, the download-link signer, the request journal and the
-//! request settings, built once from a checked [`Config`].
+//! credentials, the download-link signer, the request journal, the fault
+//! rules and the request settings, built once from a checked [`Config`].
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use crate::auth::Credentials;
 use crate::config::{Config, FixtureSource};
 use crate::download::token::Signer;
 use crate::error::Error;
+use crate::faults::FaultRegistry;
 use crate::fixtures::{self, FixtureSet};
 use crate::journal::Journal;
 use crate::store::Store;
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     /// How many databases and backups were made at run time without an id
     /// (their generated ids are drawn from the seed and this count).
     pub generated: std::sync::atomic::AtomicU64,
+    /// The fault rules (none at start).
+    pub faults: FaultRegistry,
 }
 
 impl std::fmt::Debug for Shared {
@@ -88,6 +91,7 @@ impl Shared {
             download_ttl: config.download_ttl,
             public_url: config.public_url.clone(),
             generated: Default::default(),
+            faults: FaultRegistry::default(),
         })
     }
 }

@@ -440,3 +440,39 @@ async fn the_journal_reads_alike_in_process_and_remote_and_a_reset_empties_it() 
         assert_eq!(c.count_requests("databases.show").await.unwrap(), 0);
     }
 }
+
+#[tokio::test]
+async fn fault_rules_are_steered_alike_in_process_and_remote_and_the_journal_names_the_one_that_fired() {
+    use scalingo_db_fake::{FaultEffect, FaultMatch, FaultRule};
+    for t in both().await {
+        let c = &t.control;
+        let rule = FaultRule::new(FaultEffect::Status {
+            status: 503,
+            body: None,
+            retry_after: Some(3),
+        })
+        .when(FaultMatch::default().operation("backups.list"))
+        .times(1);
+        let fault = c.add_fault(rule).await.unwrap();
+        let url = format!("{}/api/databases/my-db-123/backups", t.url);
+        assert_eq!(common::get(&url, &t.token).await.status, 503);
+        assert_eq!(common::get(&url, &t.token).await.status, 200, "times: 1 retired it");
+        let listed = c.faults().await.unwrap();
+        assert_eq!((listed[0].hits, listed[0].remaining), (1, Some(0)));
+        let journal = c.requests(&Default::default()).await.unwrap();
+        assert_eq!(journal[0].fault.as_deref(), Some(fault.id.as_str()));
+        assert_eq!(journal[1].fault, None);
+        c.remove_fault(&fault.id).await.unwrap();
+        assert!(matches!(c.remove_fault(&fault.id).await, Err(Error::NotFound("fault"))));
+        let bad = FaultRule::new(FaultEffect::Reset).when(FaultMatch::default().operation("nope"));
+        assert!(matches!(c.add_fault(bad).await, Err(Error::Invalid(e)) if e[0].field == "match.operation"));
+        c.add_fault(FaultRule::new(FaultEffect::Reset)).await.unwrap();
+        c.reset().await.unwrap();
+        assert!(c.faults().await.unwrap().is_empty(), "a reset removes the rules");
+        c.add_fault(FaultRule::new(FaultEffect::Latency { ms: 1 }))
+            .await
+            .unwrap();
+        c.clear_faults().await.unwrap();
+        assert!(c.faults().await.unwrap().is_empty());
+    }
+}

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::CreatedDatabase;
 use crate::error::Error;
+use crate::faults::{Fault, FaultRule};
 use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
@@ -348,6 +349,39 @@ impl Control {
         either!(self,
             local s => { super::clear_requests(s); Ok(()) },
             remote r => r.call(Method::DELETE, "/_fake/requests", None).await.map(drop))
+    }
+
+    /// Adds a fault rule; returns it as stored, with its id. Rules apply to
+    /// the database API, the `/v1` routes and downloads, never to `/_fake`.
+    pub async fn add_fault(&self, rule: FaultRule) -> Result<Fault, Error> {
+        either!(self,
+        local s => super::add_fault(s, rule),
+        remote r => {
+            let body = serde_json::to_value(&rule).map_err(|e| Error::invalid("rule", e.to_string()))?;
+            decode(r.call(Method::POST, "/_fake/faults", Some(&body)).await?)
+        })
+    }
+
+    /// Every fault rule, in the order they are tried, with its remaining
+    /// firings and its hits.
+    pub async fn faults(&self) -> Result<Vec<Fault>, Error> {
+        either!(self,
+            local s => Ok(super::faults(s)),
+            remote r => field(r.call(Method::GET, "/_fake/faults", None).await?, "faults"))
+    }
+
+    /// Removes one fault rule; an unknown id is `NotFound("fault")`.
+    pub async fn remove_fault(&self, id: &str) -> Result<(), Error> {
+        either!(self,
+            local s => super::remove_fault(s, id).map(drop),
+            remote r => r.call(Method::DELETE, &format!("/_fake/faults/{id}"), None).await.map(drop))
+    }
+
+    /// Removes every fault rule.
+    pub async fn clear_faults(&self) -> Result<(), Error> {
+        either!(self,
+            local s => { super::clear_faults(s); Ok(()) },
+            remote r => r.call(Method::DELETE, "/_fake/faults", None).await.map(drop))
     }
 }
 

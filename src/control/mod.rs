@@ -23,7 +23,9 @@ use serde_json::{json, Map, Value};
 
 use crate::clock::ClockMode;
 use crate::config;
-use crate::error::Error;
+use crate::error::{Error, FieldError};
+use crate::faults::{Fault, FaultRule};
+use crate::http::routes::{self, Plane};
 use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
@@ -160,6 +162,92 @@ fn check_filter(filter: &RequestFilter) -> Result<(), Error> {
     Ok(())
 }
 
+/// Adds a fault rule once its values and the names it uses are checked
+/// (a route template, operation or method the table has outside `/_fake`,
+/// a known database); returns it as stored, with its id. Its draws are
+/// seeded from the server's seed now.
+pub(crate) fn add_fault(shared: &Shared, rule: FaultRule) -> Result<Fault, Error> {
+    let mut errors = rule.check();
+    errors.extend(check_fault_names(&rule));
+    let mut databases = Vec::new();
+    if let Some(name) = rule.matching.database.as_deref().filter(|n| !n.is_empty()) {
+        match shared.store.db(name) {
+            Some(db) => databases.extend([db.addon_id(), db.database_id()]),
+            None => errors.push(FieldError {
+                field: "match.database".to_string(),
+                message: format!("no database is known as {name:?} (give an addon id or a database id)"),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    Ok(shared.faults.add(rule, shared.store.seed(), databases))
+}
+
+/// The names of the route table `rule` uses that are unknown, or belong to
+/// `/_fake`, which faults never apply to.
+fn check_fault_names(rule: &FaultRule) -> Vec<FieldError> {
+    let m = &rule.matching;
+    let methods = routes::methods_outside(Plane::Control);
+    let method = m.method.as_deref().filter(|x| !x.is_empty() && !methods.contains(x));
+    let method = method.map(|x| FieldError {
+        field: "match.method".to_string(),
+        message: format!(
+            "{x:?} is not a method faults apply to: use one of {}",
+            methods.join(", ")
+        ),
+    });
+    [
+        name_error(
+            "match.route",
+            m.route.as_deref(),
+            routes::plane_of_template,
+            "route template",
+        ),
+        name_error(
+            "match.operation",
+            m.operation.as_deref(),
+            routes::plane_of_operation,
+            "operation",
+        ),
+        method,
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// What is wrong with `name`, a `what` of the route table (`plane_of` finds
+/// its plane), if anything.
+fn name_error(field: &str, name: Option<&str>, plane_of: fn(&str) -> Option<Plane>, what: &str) -> Option<FieldError> {
+    let name = name.filter(|n| !n.is_empty())?;
+    let message = match plane_of(name) {
+        None => format!("{name:?} is not a {what} of the fake"),
+        Some(Plane::Control) => format!("{name:?} is a /_fake {what}: fault rules never apply to the control plane"),
+        Some(_) => return None,
+    };
+    Some(FieldError {
+        field: field.to_string(),
+        message,
+    })
+}
+
+/// Every fault rule, in the order they are tried, with how each fired.
+pub(crate) fn faults(shared: &Shared) -> Vec<Fault> {
+    shared.faults.list()
+}
+
+/// Removes every fault rule.
+pub(crate) fn clear_faults(shared: &Shared) {
+    shared.faults.clear();
+}
+
+/// Removes fault rule `id`; an unknown id is a 404 `fault`.
+pub(crate) fn remove_fault(shared: &Shared, id: &str) -> Result<Fault, Error> {
+    shared.faults.remove(id).ok_or(Error::NotFound("fault"))
+}
+
 /// `e` with its field renamed to how this face calls it.
 fn rename_field(e: Error, field: &str) -> Error {
     match e {
@@ -174,11 +262,12 @@ fn rename_field(e: Error, field: &str) -> Error {
 }
 
 /// Puts the whole fake back as it started: the fixtures' databases (and no
-/// other), their tokens, the clock, the lifecycle, the retention, the seed
-/// and an empty journal.
+/// other), their tokens, the clock, the lifecycle, the retention, the seed,
+/// no fault rule and an empty journal.
 pub(crate) fn reset(shared: &Shared) {
     shared.store.reset();
     shared.journal.clear();
+    shared.faults.clear();
     shared.credentials.clear_database_tokens();
     for f in shared.store.initial_fixtures() {
         shared.credentials.add_database_tokens(&f.id, &f.tokens);

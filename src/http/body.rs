@@ -1,14 +1,18 @@
 //! The response body type: a whole buffer, a generated archive streamed in
 //! chunks, or a real file streamed from disk — one enum, so the hot paths
-//! need no boxing.
+//! need no boxing. Under a fault rule, any of them can be cut short or
+//! dripped slowly (the two boxed variants, off the hot path).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use hyper::body::{Frame, SizeHint};
+use hyper::body::{Body as _, Frame, SizeHint};
 use tokio::io::{AsyncRead, ReadBuf};
+use tokio::time::{Instant, Sleep};
 
 use crate::download::archive::Chunks;
 
@@ -20,6 +24,10 @@ pub enum Body {
     Archive(ArchiveStream),
     /// A real file, `remaining` bytes still to send.
     File(FileStream),
+    /// Another body, cut short by a fault rule.
+    Cut(Box<CutBody>),
+    /// Another body, sent slowly by a fault rule.
+    Drip(Box<DripBody>),
 }
 
 impl Body {
@@ -36,6 +44,125 @@ impl Body {
         } else {
             Body::Full(Some(b))
         }
+    }
+}
+
+impl Body {
+    /// This body with only its first `bytes` bytes sent, then an error that
+    /// aborts the connection; its size (the `Content-Length`) unchanged. A
+    /// body of `bytes` bytes or fewer is sent whole.
+    pub(crate) fn cut_after(self, bytes: u64) -> Self {
+        Body::Cut(Box::new(CutBody {
+            inner: self,
+            left: bytes,
+            cut: false,
+            pause: None,
+        }))
+    }
+
+    /// This body sent at about `bytes_per_sec` (1 or more).
+    pub(crate) fn drip(self, bytes_per_sec: u64) -> Self {
+        Body::Drip(Box::new(DripBody {
+            inner: self,
+            rate: bytes_per_sec.max(1),
+            pending: Bytes::new(),
+            start: None,
+            sent: 0,
+            timer: None,
+        }))
+    }
+}
+
+/// A body cut short: `left` bytes still to send, then the abort.
+pub struct CutBody {
+    inner: Body,
+    left: u64,
+    /// Whether bytes were held back (the abort is due).
+    cut: bool,
+    /// The pause before the abort, so the bytes sent leave first.
+    pause: Option<Pin<Box<Sleep>>>,
+}
+
+/// How long a cut body waits between its last byte and the abort: hyper
+/// flushes what it buffered while the body is pending, and would drop it
+/// if the body failed at once.
+const CUT_PAUSE: Duration = Duration::from_millis(50);
+
+/// A body sent slowly.
+pub struct DripBody {
+    inner: Body,
+    rate: u64,
+    /// Bytes taken from `inner`, not sent yet.
+    pending: Bytes,
+    /// When the first piece was asked for.
+    start: Option<Instant>,
+    sent: u64,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+type Polled = Poll<Option<Result<Frame<Bytes>, io::Error>>>;
+
+impl CutBody {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Polled {
+        loop {
+            if let Some(pause) = &mut self.pause {
+                ready!(pause.as_mut().poll(cx));
+                let e = io::Error::new(io::ErrorKind::ConnectionAborted, "body cut by a fault rule");
+                return Poll::Ready(Some(Err(e)));
+            }
+            if self.cut || (self.left == 0 && !self.inner.is_end_stream()) {
+                self.cut = true;
+                self.pause = Some(Box::pin(tokio::time::sleep(CUT_PAUSE)));
+                continue;
+            }
+            let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => frame,
+                other => return Poll::Ready(other),
+            };
+            let mut data = match frame.into_data() {
+                Ok(data) => data,
+                Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+            };
+            if data.len() as u64 > self.left {
+                data.truncate(self.left as usize);
+                self.cut = true;
+            }
+            self.left -= data.len() as u64;
+            if !data.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+        }
+    }
+}
+
+impl DripBody {
+    fn poll_frame(&mut self, cx: &mut Context<'_>) -> Polled {
+        while self.pending.is_empty() {
+            let frame = match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => frame,
+                other => return Poll::Ready(other),
+            };
+            match frame.into_data() {
+                Ok(data) => self.pending = data,
+                Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+            }
+        }
+        // Pieces of about 1/20 s each; each goes when the rate allows its
+        // last byte, so the whole body takes about `len / rate`.
+        let piece = self.pending.len().min((self.rate / 20).clamp(1, 64 * 1024) as usize);
+        let start = *self.start.get_or_insert_with(Instant::now);
+        let secs = (self.sent + piece as u64) as f64 / self.rate as f64;
+        let wait = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        let due = start + wait.min(Duration::from_secs(100 * 365 * 86_400));
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if timer.deadline() != due {
+            timer.as_mut().reset(due);
+        }
+        ready!(timer.as_mut().poll(cx));
+        self.sent += piece as u64;
+        Poll::Ready(Some(Ok(Frame::data(self.pending.split_to(piece)))))
     }
 }
 
@@ -59,9 +186,11 @@ impl hyper::body::Body for Body {
     type Data = Bytes;
     type Error = io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Polled {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Cut(c) => c.poll_frame(cx),
+            Body::Drip(d) => d.poll_frame(cx),
             Body::Archive(a) => {
                 if a.remaining == 0 {
                     return Poll::Ready(None);
@@ -109,6 +238,8 @@ impl hyper::body::Body for Body {
             Body::Full(b) => b.is_none(),
             Body::Archive(a) => a.remaining == 0,
             Body::File(f) => f.remaining == 0,
+            Body::Cut(c) => !c.cut && c.inner.is_end_stream(),
+            Body::Drip(d) => d.pending.is_empty() && d.inner.is_end_stream(),
         }
     }
 
@@ -117,6 +248,18 @@ impl hyper::body::Body for Body {
             Body::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             Body::Archive(a) => SizeHint::with_exact(a.remaining),
             Body::File(f) => SizeHint::with_exact(f.remaining),
+            // The size before the cut: the `Content-Length` stays whole.
+            Body::Cut(c) => c.inner.size_hint(),
+            Body::Drip(d) => {
+                let inner = d.inner.size_hint();
+                let pending = d.pending.len() as u64;
+                let mut hint = SizeHint::new();
+                hint.set_lower(inner.lower() + pending);
+                if let Some(upper) = inner.upper() {
+                    hint.set_upper(upper + pending);
+                }
+                hint
+            }
         }
     }
 }

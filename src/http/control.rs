@@ -21,6 +21,9 @@
 //! | `GET`/`PUT /_fake/state` | every database in the fixtures format; replace them all |
 //! | `GET /_fake/requests?operation=…&database=…&limit=N` | `{"requests":[…]}`: the journal, oldest first |
 //! | `DELETE /_fake/requests` | empties the journal; `{"requests":[]}` |
+//! | `POST /_fake/faults` | adds a fault rule (see [`crate::faults`]): 201 with it as stored, `id` given |
+//! | `GET /_fake/faults` | `{"faults": [rule + "id", "remaining", "hits"]}` |
+//! | `DELETE /_fake/faults`, `…/faults/:fault` | removes all, or one (404 `fault`): 200 `{"faults": [what is left]}` |
 
 use std::time::Duration;
 
@@ -35,6 +38,7 @@ use super::response::{self, Reply};
 use super::routes::{Op, Params};
 use crate::control;
 use crate::error::Error;
+use crate::faults::{Fault, FaultRule};
 use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{LifecyclePatch, Outcome};
 use crate::shared::Shared;
@@ -113,12 +117,34 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) 
             control::clear_requests(shared);
             requests(&[])
         }
+        Op::AddFault => {
+            let rule = FaultRule::from_json(&Value::Object(body)).map_err(fail)?;
+            response::json(StatusCode::CREATED, &control::add_fault(shared, rule).map_err(fail)?)
+        }
+        Op::ListFaults => faults(control::faults(shared)),
+        Op::ClearFaults => {
+            control::clear_faults(shared);
+            faults(control::faults(shared))
+        }
+        Op::RemoveFault => {
+            control::remove_fault(shared, p.fault).map_err(fail)?;
+            faults(control::faults(shared))
+        }
         _ => response::not_found("route"),
     })
 }
 
 fn created<T: Serialize + ?Sized>(value: &T) -> Reply {
     response::json(StatusCode::CREATED, value)
+}
+
+/// `{"faults": [...]}`, each rule's fields in their own order.
+fn faults(faults: Vec<Fault>) -> Reply {
+    #[derive(Serialize)]
+    struct Listing {
+        faults: Vec<Fault>,
+    }
+    ok(&Listing { faults })
 }
 
 fn ok<T: Serialize + ?Sized>(value: &T) -> Reply {

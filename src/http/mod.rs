@@ -1,5 +1,8 @@
 //! The HTTP face of the fake: [`handle`] finds a request's route in the
-//! table, checks the method, and runs the handler of its operation.
+//! table, checks the method (and the admin token on `/_fake`), applies the
+//! fault rule that fires on it (if any, see [`crate::faults`]; never on
+//! `/_fake`), runs the handler of its operation, records the exchange in the
+//! journal (never for `/_fake`) and logs it.
 //!
 //! - [`routes`]: the route table (paths, planes, operations per method);
 //! - [`api`]: the database API (backups, database settings);
@@ -23,75 +26,54 @@ pub mod request;
 pub mod response;
 pub mod routes;
 
+use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::Incoming;
 use hyper::http::request::Parts;
-use hyper::Request;
+use hyper::{Method, Request};
 
+use crate::faults::{FaultEffect, FaultRequest, Fired};
 use crate::journal::Exchange;
 use crate::shared::Shared;
 use response::Reply;
-use routes::Plane;
+use routes::{Matched, Op, Plane};
 
-/// Answers one request, records it in the journal (unless it is on the
-/// control plane) and logs it at info level.
-///
-/// The journal entry is written before the reply goes back to hyper, so a
-/// client that has its response finds its request in the journal.
-pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
-    let started = Instant::now();
-    let (parts, body) = req.into_parts();
-    // Arrival, on the fake's clock and the system's, when it is kept.
-    let arrival = shared.journal.is_on().then(|| (shared.store.now(), wall_millis()));
-    let (reply, seen) = dispatch(&shared, &parts, body).await;
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let status = reply.status().as_u16();
-    if let Some((time_millis, wall_millis)) = arrival.filter(|_| seen.journaled(parts.uri.path())) {
-        let exchange = Exchange {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            operation: seen.op,
-            database: seen.database,
-            status,
-            time_millis,
-            wall_millis,
-            latency_us,
-        };
-        shared.journal.record(&exchange, None);
+/// A fault rule's order to drop the connection without answering: the
+/// error of the connection's service, so hyper closes it and the client
+/// sees no response at all.
+#[derive(Debug)]
+pub(crate) struct Reset {
+    /// The rule that fired.
+    pub fault: String,
+}
+
+impl fmt::Display for Reset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "connection reset by fault rule {}", self.fault)
     }
-    tracing::info!(
-        "{} {} -> {} ({}, {} µs)",
-        parts.method,
-        parts.uri.path(),
-        status,
-        seen.op,
-        latency_us
-    );
-    reply
 }
 
-/// Now on the system clock, in milliseconds since the epoch.
-fn wall_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+impl std::error::Error for Reset {}
 
-/// What [`dispatch`] learned of a request besides its reply.
-struct Seen<'a> {
-    /// The name of the operation that made the reply (`unknown`,
-    /// `method_not_allowed` when none ran).
+/// What became of one request: its answer, and what the journal and the log
+/// need to know of it.
+struct Dispatched<'a> {
+    /// The response, or the reset a fault rule ordered.
+    answer: Result<Reply, Reset>,
+    /// The name of the operation (`unknown` or `method_not_allowed` when
+    /// no route takes the request).
     op: &'static str,
     /// The `:db` / `:addon` id of the path, when the route has one.
     database: Option<&'a str>,
     /// The plane of the route, when the path names one.
     plane: Option<Plane>,
+    /// The id of the fault rule that fired on the request, if one did.
+    fault: Option<String>,
 }
 
-impl Seen<'_> {
+impl Dispatched<'_> {
     /// Whether the journal records this request: every plane but the
     /// control plane, and no unknown path under `/_fake` either.
     fn journaled(&self, path: &str) -> bool {
@@ -102,37 +84,129 @@ impl Seen<'_> {
     }
 }
 
-/// The reply, and what the journal and the log need to know of it.
-async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> (Reply, Seen<'a>) {
-    let Some(matched) = routes::find(parts.uri.path()) else {
-        let seen = Seen {
-            op: "unknown",
-            database: None,
-            plane: None,
+/// Answers one request; `Err` when a fault rule resets the connection.
+///
+/// The journal entry is written before the reply goes back to hyper, so a
+/// client that has its response finds its request in the journal.
+pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Reset> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    // Arrival, on the fake's clock and the system's, when it is kept.
+    let arrival = shared.journal.is_on().then(|| (shared.store.now(), wall_millis()));
+    let d = dispatch(&shared, &parts, body).await;
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    // A reset answers nothing: journaled and logged as status 0.
+    let status = d.answer.as_ref().map_or(0, |r| r.status().as_u16());
+    if let Some((time_millis, wall_millis)) = arrival.filter(|_| d.journaled(parts.uri.path())) {
+        let exchange = Exchange {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+            operation: d.op,
+            database: d.database,
+            status,
+            time_millis,
+            wall_millis,
+            latency_us,
         };
-        return (response::not_found("route"), seen);
+        shared.journal.record(&exchange, d.fault.clone());
+    }
+    if tracing::enabled!(tracing::Level::INFO) {
+        let fault = d.fault.as_deref().map(|f| format!(", fault {f}")).unwrap_or_default();
+        tracing::info!(
+            "{} {} -> {} ({}{}, {} µs)",
+            parts.method,
+            parts.uri.path(),
+            status,
+            d.op,
+            fault,
+            latency_us
+        );
+    }
+    d.answer
+}
+
+/// Now on the system clock, in milliseconds since the epoch.
+fn wall_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The answer, the operation that made it and the fault rule that fired.
+async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Dispatched<'a> {
+    let mut d = Dispatched {
+        answer: Ok(response::not_found("route")),
+        op: "unknown",
+        database: None,
+        plane: None,
+        fault: None,
     };
-    let p = matched.params;
-    let mut seen = Seen {
-        op: "method_not_allowed",
-        database: Some(p.db).filter(|db| !db.is_empty()),
-        plane: Some(matched.route.plane),
+    let Some(matched) = routes::find(parts.uri.path()) else {
+        return d;
     };
+    d.database = Some(matched.params.db).filter(|db| !db.is_empty());
+    d.plane = Some(matched.route.plane);
     let Some(op) = matched.op(&parts.method) else {
-        return (response::method_not_allowed(&matched.route.allow()), seen);
+        d.op = "method_not_allowed";
+        d.answer = Ok(response::method_not_allowed(&matched.route.allow()));
+        return d;
     };
-    seen.op = op.name();
-    if matched.route.plane == Plane::Control && op != routes::Op::Health {
+    d.op = op.name();
+    if matched.route.plane == Plane::Control && op != Op::Health {
         let authorization = parts.headers.get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
         if let Err(why) = shared.credentials.check_admin(authorization) {
-            return (response::error(hyper::StatusCode::UNAUTHORIZED, &why, None), seen);
+            d.answer = Ok(response::error(hyper::StatusCode::UNAUTHORIZED, &why, None));
+            return d;
         }
     }
-    let reply = match matched.route.plane {
+    let Some(fired) = pick_fault(shared, &matched, op, &parts.method) else {
+        d.answer = Ok(run(shared, &matched, op, parts, body).await);
+        return d;
+    };
+    d.answer = match fired.effect {
+        FaultEffect::Status {
+            status,
+            body: json,
+            retry_after,
+        } => Ok(response::fault(status, json.as_ref(), retry_after)),
+        FaultEffect::Reset => Err(Reset {
+            fault: fired.id.clone(),
+        }),
+        FaultEffect::Latency { ms } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            Ok(run(shared, &matched, op, parts, body).await)
+        }
+        FaultEffect::CutAfter { bytes } => Ok(run(shared, &matched, op, parts, body).await.map(|b| b.cut_after(bytes))),
+        FaultEffect::Drip { bytes_per_sec } => Ok(run(shared, &matched, op, parts, body)
+            .await
+            .map(|b| b.drip(bytes_per_sec))),
+    };
+    d.fault = Some(fired.id);
+    d
+}
+
+/// The fault rule that fires on this request, if any: never on `/_fake`,
+/// and one atomic load when no rule can fire.
+fn pick_fault(shared: &Shared, matched: &Matched<'_>, op: Op, method: &Method) -> Option<Fired> {
+    if matched.route.plane == Plane::Control || !shared.faults.armed() {
+        return None;
+    }
+    shared.faults.pick(&FaultRequest {
+        method: method.as_str(),
+        route: matched.route.template,
+        operation: op.name(),
+        database: matched.params.db,
+    })
+}
+
+/// Runs the handler of `op`.
+async fn run(shared: &Shared, matched: &Matched<'_>, op: Op, parts: &Parts, body: Incoming) -> Reply {
+    let p = matched.params;
+    match matched.route.plane {
         Plane::Api => api::handle(shared, op, p, parts, body).await,
         Plane::Download => download::download(shared, p.db, p.backup, parts).await,
         Plane::Control => control::handle(shared, op, p, parts, body).await,
         Plane::Platform => platform::handle(shared, op, p, parts, body).await,
-    };
-    (reply, seen)
+    }
 }

@@ -2,7 +2,7 @@
 //! go-scalingo parses (every error body is JSON).
 
 use bytes::Bytes;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::json;
@@ -79,6 +79,21 @@ pub fn error(status: StatusCode, message: &str, code: Option<&str>) -> Reply {
     }
     let body = serde_json::to_vec(&ErrorBody { error: message, code }).unwrap_or_default();
     json_bytes(status, body)
+}
+
+/// The answer of a fault rule's status effect: `status` with `body` (JSON),
+/// or `{"error":"fault injected by scalingo-db-fake","code":"fault_injected"}`
+/// when none is given, and `Retry-After` when `retry_after` is.
+pub fn fault(status: u16, body: Option<&serde_json::Value>, retry_after: Option<u64>) -> Reply {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let mut r = match body {
+        Some(body) => json(status, body),
+        None => error(status, "fault injected by scalingo-db-fake", Some("fault_injected")),
+    };
+    if let Some(secs) = retry_after {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    r
 }
 
 /// 404 `{"resource": resource, "error": "not found"}`, keys in that order.

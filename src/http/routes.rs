@@ -66,6 +66,10 @@ pub(crate) enum Op {
     ListAddons,
     ShowAddon,
     CreateAddonToken,
+    AddFault,
+    ListFaults,
+    ClearFaults,
+    RemoveFault,
 }
 
 impl Op {
@@ -109,6 +113,10 @@ impl Op {
             Op::ListAddons => "addons.list",
             Op::ShowAddon => "addons.show",
             Op::CreateAddonToken => "addons.token",
+            Op::AddFault => "fake.faults.add",
+            Op::ListFaults => "fake.faults.list",
+            Op::ClearFaults => "fake.faults.clear",
+            Op::RemoveFault => "fake.faults.remove",
         }
     }
 }
@@ -215,6 +223,16 @@ pub(crate) static ROUTES: &[Route] = &[
         Control,
         &[(Method::GET, ListRequests), (Method::DELETE, ClearRequests)],
     ),
+    route(
+        "/_fake/faults",
+        Control,
+        &[
+            (Method::GET, ListFaults),
+            (Method::POST, AddFault),
+            (Method::DELETE, ClearFaults),
+        ],
+    ),
+    route("/_fake/faults/:fault", Control, &[(Method::DELETE, RemoveFault)]),
     route("/v1/tokens/exchange", Platform, &[(Method::POST, ExchangeToken)]),
     route("/v1/users/self", Platform, &[(Method::GET, ShowSelf)]),
     route("/v1/regions", Platform, &[(Method::GET, ListRegions)]),
@@ -236,6 +254,8 @@ pub(crate) struct Params<'a> {
     pub app: &'a str,
     /// `:backup`: a backup id.
     pub backup: &'a str,
+    /// `:fault`: a fault rule's id.
+    pub fault: &'a str,
 }
 
 /// What a path names: the route and the ids it carries.
@@ -281,6 +301,7 @@ enum Segment {
     Db,
     Backup,
     App,
+    Fault,
 }
 
 /// The templates, split once.
@@ -296,6 +317,7 @@ static COMPILED: LazyLock<Vec<(Vec<Segment>, &'static Route)>> = LazyLock::new(|
                     ":db" | ":addon" => Segment::Db,
                     ":app" => Segment::App,
                     ":backup" => Segment::Backup,
+                    ":fault" => Segment::Fault,
                     other => Segment::Literal(other),
                 })
                 .collect();
@@ -333,11 +355,42 @@ pub(crate) fn find(path: &str) -> Option<Matched<'_>> {
                 Segment::Db => params.db = s,
                 Segment::Backup => params.backup = s,
                 Segment::App => params.app = s,
+                Segment::Fault => params.fault = s,
             }
         }
         return Some(Matched { route, params });
     }
     None
+}
+
+/// The plane of the route whose template is `template`, if there is one.
+pub(crate) fn plane_of_template(template: &str) -> Option<Plane> {
+    ROUTES.iter().find(|r| r.template == template).map(|r| r.plane)
+}
+
+/// The plane of the operation named `name` (as [`Op::name`] gives), if
+/// there is one.
+pub(crate) fn plane_of_operation(name: &str) -> Option<Plane> {
+    ROUTES
+        .iter()
+        .find(|r| r.methods.iter().any(|(_, op)| op.name() == name))
+        .map(|r| r.plane)
+}
+
+/// The methods the routes outside `plane` take, in table order (HEAD after
+/// GET).
+pub(crate) fn methods_outside(plane: Plane) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for r in ROUTES.iter().filter(|r| r.plane != plane) {
+        for (m, _) in r.methods {
+            for name in [m.as_str(), if *m == Method::GET { "HEAD" } else { "" }] {
+                if !name.is_empty() && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -351,7 +404,11 @@ mod tests {
 
     #[test]
     fn api_paths_name_their_operation_and_ids() {
-        let p = |db, backup| Params { db, backup, app: "" };
+        let p = |db, backup| Params {
+            db,
+            backup,
+            ..Params::default()
+        };
         assert_eq!(
             op_of("/api/databases/my-db-123/backups", Method::GET),
             Some((ListBackups, p("my-db-123", "")))
@@ -402,6 +459,8 @@ mod tests {
         assert_eq!(allow("/_fake/seed"), "GET, HEAD, PUT");
         assert_eq!(allow("/_fake/backups/b/fail"), "POST");
         assert_eq!(allow("/_fake/requests"), "GET, HEAD, DELETE");
+        assert_eq!(allow("/_fake/faults"), "GET, HEAD, POST, DELETE");
+        assert_eq!(allow("/_fake/faults/f1"), "DELETE");
         assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");
         for route in ROUTES {
             for m in [
@@ -420,6 +479,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fault_rules_can_name_the_table_s_templates_operations_and_methods() {
+        assert_eq!(plane_of_template("/api/databases/:db/backups"), Some(Api));
+        assert_eq!(plane_of_template("/_fake/faults"), Some(Control));
+        assert_eq!(plane_of_template("/api/databases/my-db/backups"), None);
+        assert_eq!(plane_of_operation("backups.download"), Some(Download));
+        assert_eq!(plane_of_operation("tokens.exchange"), Some(Platform));
+        assert_eq!(plane_of_operation("fake.faults.add"), Some(Control));
+        assert_eq!(plane_of_operation("backups.nope"), None);
+        assert_eq!(methods_outside(Control), ["GET", "HEAD", "POST", "PATCH", "PUT"]);
+        assert_eq!(find("/_fake/faults/f7").unwrap().params.fault, "f7");
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! The accept loop: one hyper HTTP/1.1 connection task per client, until the
 //! stop signal; then in-flight requests get a grace period to finish.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +46,9 @@ pub(crate) async fn serve(
                 let shared = shared.clone();
                 let service = service_fn(move |req| {
                     let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(http::handle(shared, req).await) }
+                    // An error (a fault rule's reset) closes the connection
+                    // without a response.
+                    async move { http::handle(shared, req).await }
                 });
                 let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 
 use crate::control;
 use crate::error::Error;
+use crate::faults::{Fault, FaultRule};
 use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo};
@@ -310,6 +311,65 @@ impl FakeServer {
     /// ```
     pub fn clear_requests(&self) {
         control::clear_requests(&self.shared);
+    }
+
+    /// Adds a fault rule (the same checks as `POST /_fake/faults`); returns
+    /// it as stored, with its id. Rules apply to the database API, the
+    /// `/v1` routes and downloads, never to `/_fake`.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, FaultEffect, FaultMatch, FaultRule};
+    /// let fake = FakeServer::start_blocking();
+    /// let rule = FaultRule::new(FaultEffect::Status { status: 503, body: None, retry_after: Some(5) })
+    ///     .when(FaultMatch::default().operation("backups.create"))
+    ///     .times(2);
+    /// let fault = fake.add_fault(rule).unwrap();
+    /// assert_eq!((fault.id.as_str(), fault.remaining), ("f1", Some(2)));
+    /// let unknown = FaultRule::new(FaultEffect::Reset).when(FaultMatch::default().operation("nope"));
+    /// assert!(fake.add_fault(unknown).is_err());
+    /// ```
+    pub fn add_fault(&self, rule: FaultRule) -> Result<Fault, Error> {
+        control::add_fault(&self.shared, rule)
+    }
+
+    /// Every fault rule, in the order they are tried, with its `remaining`
+    /// firings and its `hits`.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, FaultEffect, FaultRule};
+    /// let fake = FakeServer::start_blocking();
+    /// fake.add_fault(FaultRule::new(FaultEffect::Latency { ms: 10 })).unwrap();
+    /// assert_eq!(fake.faults()[0].hits, 0);
+    /// ```
+    pub fn faults(&self) -> Vec<Fault> {
+        control::faults(&self.shared)
+    }
+
+    /// Removes every fault rule.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, FaultEffect, FaultRule};
+    /// let fake = FakeServer::start_blocking();
+    /// fake.add_fault(FaultRule::new(FaultEffect::Reset)).unwrap();
+    /// fake.clear_faults();
+    /// assert!(fake.faults().is_empty());
+    /// ```
+    pub fn clear_faults(&self) {
+        control::clear_faults(&self.shared);
+    }
+
+    /// Removes one fault rule and returns it; an unknown id is
+    /// [`Error::NotFound`]`("fault")`.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, FaultEffect, FaultRule};
+    /// let fake = FakeServer::start_blocking();
+    /// let id = fake.add_fault(FaultRule::new(FaultEffect::Reset)).unwrap().id;
+    /// assert_eq!(fake.remove_fault(&id).unwrap().id, id);
+    /// assert!(fake.remove_fault(&id).is_err());
+    /// ```
+    pub fn remove_fault(&self, id: &str) -> Result<Fault, Error> {
+        control::remove_fault(&self.shared, id)
     }
 
     /// Stops the server and waits until in-flight requests have finished.

@@ -387,6 +387,11 @@ impl Db<'_> {
         self.cell.read().meta.addon_id.clone()
     }
 
+    /// The database id (its other name in paths).
+    pub fn database_id(&self) -> String {
+        self.cell.read().meta.database_id.clone()
+    }
+
     /// The app the database belongs to.
     pub fn app(&self) -> String {
         self.cell.read().meta.app.clone()
