@@ -1,10 +1,13 @@
 //! The one clock of the fake: every timestamp the fake writes and
 //! every status it derives reads [`Clock::now`].
 //!
-//! Two modes: the system clock, optionally sped up by a time scale
-//! (`--time-scale 60` makes a minute pass each second), and a manual clock that
-//! only moves when a test advances or sets it. Either can be moved forward by
-//! hand; neither ever moves backwards.
+//! Three modes: the system clock, optionally sped up by a time scale
+//! (`--time-scale 60` makes a minute pass each second); a manual clock that
+//! only moves when a test advances or sets it; and tokio's clock, which
+//! follows `tokio::time` — paused and auto-advanced in a test run with
+//! `#[tokio::test(start_paused = true)]`, so every `tokio::time::sleep` of the
+//! code under test moves the fake's backups too. Any of them can be moved
+//! forward by hand; none ever moves backwards.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -21,6 +24,17 @@ pub enum ClockMode {
     System,
     /// Moves only when told to.
     Manual,
+    /// Follows tokio's clock (`tokio::time::Instant`), scaled by
+    /// `time_scale`: in a runtime whose time is paused
+    /// (`#[tokio::test(start_paused = true)]`), the fake's time moves exactly
+    /// as far as the test's sleeps and timers do, with no real waiting.
+    ///
+    /// Limits: paused time needs a current-thread runtime, and the fake must
+    /// run on it (`FakeServer::start().await`, not `start_blocking`); while
+    /// paused, tokio jumps to the next timer whenever nothing is ready, so a
+    /// client's timeouts fire as soon as everything else waits.
+    #[cfg_attr(feature = "cli", value(skip))]
+    Tokio,
 }
 
 /// Why the clock refused to move.
@@ -50,6 +64,8 @@ pub struct Clock {
     scale: f64,
     /// Real time zero of this clock.
     origin: Instant,
+    /// Tokio time zero of this clock (the tokio mode's origin).
+    tokio_origin: tokio::time::Instant,
     /// See the type's doc; milliseconds.
     offset: AtomicI64,
     /// Serialises the writers, so that concurrent moves add up and the
@@ -72,6 +88,7 @@ impl Clock {
             mode,
             scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 },
             origin: Instant::now(),
+            tokio_origin: tokio::time::Instant::now(),
             offset: AtomicI64::new(start_millis),
             writer: Mutex::new(()),
         }
@@ -84,6 +101,10 @@ impl Clock {
             ClockMode::Manual => offset,
             ClockMode::System => {
                 offset.saturating_add((self.origin.elapsed().as_secs_f64() * 1000.0 * self.scale) as i64)
+            }
+            ClockMode::Tokio => {
+                let elapsed = tokio::time::Instant::now().saturating_duration_since(self.tokio_origin);
+                offset.saturating_add((elapsed.as_secs_f64() * 1000.0 * self.scale) as i64)
             }
         };
         now.min(MAX_MILLIS)

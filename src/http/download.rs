@@ -97,17 +97,7 @@ pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Pa
     let etag = format!("\"{}-{size:x}\"", target.backup_id);
     let header = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let outcome = range::evaluate(header(RANGE), header(IF_RANGE), &etag, size);
-    let mut builder = Response::builder()
-        .header(CONTENT_TYPE, "application/gzip")
-        .header(ACCEPT_RANGES, "bytes")
-        .header(ETAG, etag.as_str())
-        .header(
-            CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"{}.tar.gz\"",
-                target.name.replace(['"', '\\', '\r', '\n'], "_")
-            ),
-        );
+    let mut builder = archive_headers(&target.name, &etag);
     let span = match outcome {
         RangeOutcome::Unsatisfiable => {
             let mut r = response::error(
@@ -146,6 +136,21 @@ pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Pa
             None,
         )
     })
+}
+
+/// The headers every archive answer carries.
+fn archive_headers(name: &str, etag: &str) -> hyper::http::response::Builder {
+    Response::builder()
+        .header(CONTENT_TYPE, "application/gzip")
+        .header(ACCEPT_RANGES, "bytes")
+        .header(ETAG, etag)
+        .header(
+            CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"{}.tar.gz\"",
+                name.replace(['"', '\\', '\r', '\n'], "_")
+            ),
+        )
 }
 
 /// The bytes `span` of the archive of `target` (done, `size` bytes long):

@@ -81,6 +81,27 @@ impl FakeServerBuilder {
         self
     }
 
+    /// A clock that follows tokio's time: with
+    /// `#[tokio::test(start_paused = true)]`, every `tokio::time::sleep` of the
+    /// code under test moves the fake's backups by as much, with no real
+    /// waiting (see [`ClockMode::Tokio`] for its limits).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use scalingo_db_fake::{FakeServer, Status};
+    /// let fake = FakeServer::builder().tokio_clock().start().await;
+    /// let b = fake.create_backup("my-db-123").unwrap();
+    /// tokio::time::sleep(Duration::from_secs(60)).await; // paused: instant
+    /// assert_eq!(fake.backup(&b.id).unwrap().status, Status::Done);
+    /// # }
+    /// ```
+    pub fn tokio_clock(mut self) -> Self {
+        self.config.clock = ClockMode::Tokio;
+        self
+    }
+
     /// Starts the clock at `millis` since the Unix epoch.
     pub fn clock_start_millis(mut self, millis: i64) -> Self {
         self.config.clock_start = Some(millis);
