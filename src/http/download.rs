@@ -34,7 +34,10 @@ pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backu
     let ttl = shared.download_ttl.as_secs().min(i64::MAX as u64) as i64;
     let expires = now.div_euclid(1000).saturating_add(ttl);
     let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
-    let base = public_base(shared, parts);
+    let base = match public_base(shared, parts) {
+        Ok(b) => b,
+        Err(reply) => return reply,
+    };
     let url = format!(
         "{}/api/databases/{db_in_path}/backups/{}/download?token={token}",
         base.trim_end_matches('/'),
@@ -55,13 +58,12 @@ fn not_done(id: &str, status: Status) -> Reply {
     )
 }
 
-/// The token of `?token=…`, if any.
-fn query_token(parts: &Parts) -> Option<&str> {
-    parts
-        .uri
-        .query()?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
+/// The token of `?token=…`, percent-decoded, if any.
+fn query_token(parts: &Parts) -> Option<String> {
+    let pairs = super::request::query_pairs(parts.uri.query()?).ok()?;
+    pairs
+        .into_iter()
+        .find_map(|(k, v)| (k == "token").then_some(v))
         .filter(|t| !t.is_empty())
 }
 
@@ -83,7 +85,7 @@ pub(crate) async fn download(shared: &Shared, db: &str, backup: &str, parts: &Pa
     let now = shared.store.now();
     if let Err(e) = shared
         .signer
-        .verify(token, &target.addon_id, &target.backup_id, now.div_euclid(1000))
+        .verify(&token, &target.addon_id, &target.backup_id, now.div_euclid(1000))
     {
         let code = match e {
             TokenError::Expired => "download_token_expired",

@@ -25,7 +25,9 @@ pub mod platform;
 pub mod request;
 pub mod response;
 pub mod routes;
+pub mod strict;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -66,7 +68,7 @@ struct Dispatched<'a> {
     /// no route takes the request).
     op: &'static str,
     /// The `:db` / `:addon` id of the path, when the route has one.
-    database: Option<&'a str>,
+    database: Option<Cow<'a, str>>,
     /// The plane of the route, when the path names one.
     plane: Option<Plane>,
     /// The id of the fault rule that fired on the request, if one did.
@@ -103,7 +105,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
             path: parts.uri.path(),
             query: parts.uri.query(),
             operation: d.op,
-            database: d.database,
+            database: d.database.as_deref(),
             status,
             time_millis,
             wall_millis,
@@ -142,10 +144,22 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
         plane: None,
         fault: None,
     };
-    let Some(matched) = routes::find(parts.uri.path()) else {
+    if let Err(reply) = strict::check(parts) {
+        d.op = "bad_request";
+        d.answer = Ok(reply);
+        return d;
+    }
+    let path = strict::normalize_path(parts.uri.path());
+    let Some(matched) = routes::find(&path) else {
         return d;
     };
-    d.database = Some(matched.params.db).filter(|db| !db.is_empty());
+    d.database = Some(matched.params.db)
+        .filter(|db| !db.is_empty())
+        .map(|db| match &path {
+            // The id is a slice of the request's own path: borrowed for as long.
+            Cow::Borrowed(whole) => reborrow(whole, db).map_or_else(|| Cow::Owned(db.to_string()), Cow::Borrowed),
+            Cow::Owned(_) => Cow::Owned(db.to_string()),
+        });
     d.plane = Some(matched.route.plane);
     let Some(op) = matched.op(&parts.method) else {
         d.op = "method_not_allowed";
@@ -184,6 +198,12 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
     };
     d.fault = Some(fired.id);
     d
+}
+
+/// `part`, a slice of `whole`, as a slice of `whole` (with its lifetime).
+fn reborrow<'a>(whole: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    whole.get(start..start.checked_add(part.len())?)
 }
 
 /// The fault rule that fires on this request, if any: never on `/_fake`,

@@ -46,7 +46,7 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Result<Reply, R
     shared.credentials.check_jwt(authorization).map_err(unauthorized)?;
     Ok(match op {
         Op::ShowSelf => response::json(StatusCode::OK, &json!({ "user": user() })),
-        Op::ListRegions => response::json(StatusCode::OK, &json!({ "regions": [region(shared, parts)] })),
+        Op::ListRegions => response::json(StatusCode::OK, &json!({ "regions": [region(shared, parts)?] })),
         Op::ListAddons => {
             let addons: Vec<_> = app_addons(shared, p.app)?.iter().map(Db::addon).collect();
             response::json(StatusCode::OK, &json!({ "addons": addons }))
@@ -98,10 +98,10 @@ fn user() -> serde_json::Value {
 }
 
 /// The one region, whose every URL is the fake's own base URL.
-fn region(shared: &Shared, parts: &Parts) -> serde_json::Value {
-    let base = public_base(shared, parts);
+fn region(shared: &Shared, parts: &Parts) -> Result<serde_json::Value, Reply> {
+    let base = public_base(shared, parts)?;
     let host = base.split("://").nth(1).unwrap_or(&base).to_string();
-    json!({
+    Ok(json!({
         "name": REGION,
         "display_name": "scalingo-db-fake",
         "api": base,
@@ -109,5 +109,5 @@ fn region(shared: &Shared, parts: &Parts) -> serde_json::Value {
         "dashboard": base,
         "ssh": host,
         "default": true,
-    })
+    }))
 }

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
@@ -116,39 +116,14 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 /// The fake's base URL as the client sees it: the public URL when one is
-/// set, else the scheme and host the client used (`Host`, or
-/// `X-Forwarded-Proto`/`X-Forwarded-Host` when present), so links work from
-/// the host and from inside a compose network alike.
-pub(crate) fn public_base(shared: &Shared, parts: &Parts) -> String {
+/// set, else the scheme and authority the client used (see
+/// [`super::strict::client_base`]: a 400 when they are not valid), so links
+/// work from the host and from inside a compose network alike.
+pub(crate) fn public_base(shared: &Shared, parts: &Parts) -> Result<String, Reply> {
     match &shared.public_url {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => base_url(parts),
+        Some(url) => Ok(url.trim_end_matches('/').to_string()),
+        None => super::strict::client_base(parts),
     }
-}
-
-/// `scheme://host` as the client sees this server, from its headers.
-fn base_url(parts: &Parts) -> String {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    let proto = header("x-forwarded-proto")
-        .filter(|p| p.eq_ignore_ascii_case("http") || p.eq_ignore_ascii_case("https"))
-        .unwrap_or("http");
-    let host = header("x-forwarded-host")
-        .or_else(|| parts.headers.get(HOST).and_then(|v| v.to_str().ok()))
-        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'?' && b != b'#')
-        })
-        .unwrap_or("localhost");
-    format!("{}://{host}", proto.to_ascii_lowercase())
 }
 
 #[cfg(test)]
