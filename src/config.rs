@@ -62,6 +62,9 @@ pub struct Config {
     pub download_ttl: Duration,
     /// Base of download links; `None` = the host the client used.
     pub public_url: Option<String>,
+    /// The folder fixture `archive_file`s must be in (symlinks resolved);
+    /// `None`: each fixture file's own folder.
+    pub archive_root: Option<PathBuf>,
     /// How many of the most recent requests the journal keeps (0: none are
     /// recorded; at most [`JOURNAL_SIZE_MAX`]).
     pub journal_size: usize,
@@ -88,6 +91,7 @@ impl Default for Config {
             body_limit: 1 << 20,
             download_ttl: Duration::from_secs(600),
             public_url: None,
+            archive_root: None,
             journal_size: 1000,
         }
     }
@@ -105,6 +109,8 @@ impl Config {
             check_time_scale(self.time_scale),
             check_credential_ttl(self.credential_ttl),
             check_journal_size(self.journal_size),
+            check_download_ttl(self.download_ttl),
+            check_public_url(self.public_url.as_deref()),
         ] {
             if let Err(Error::Invalid(e)) = check {
                 errors.extend(e.into_iter().map(|e| (e.field, e.message)));
@@ -129,10 +135,48 @@ pub(crate) fn check_retention(cap: Option<usize>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The system clock runs forward at a finite speed.
+/// The fastest the system clock may run: a year a second (faster, and the
+/// clock would reach year 9999 within hours).
+pub const MAX_TIME_SCALE: f64 = 31_536_000.0;
+
+/// The system clock runs forward, at most a year a second.
 pub(crate) fn check_time_scale(scale: f64) -> Result<(), Error> {
-    if !(scale.is_finite() && scale > 0.0) {
-        return Err(Error::invalid("time_scale", format!("must be above 0, got {scale}")));
+    if !(scale.is_finite() && scale > 0.0 && scale <= MAX_TIME_SCALE) {
+        return Err(Error::invalid(
+            "time_scale",
+            format!("must be above 0 and at most {MAX_TIME_SCALE} (a year a second), got {scale}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A download link lives at least a second (a link born expired is useless),
+/// and at most a year.
+pub(crate) fn check_download_ttl(ttl: Duration) -> Result<(), Error> {
+    if !(Duration::from_secs(1)..=Duration::from_secs(366 * 86_400)).contains(&ttl) {
+        return Err(Error::invalid(
+            "download_ttl",
+            format!("must be from 1 second to a year, got {} s", ttl.as_secs_f64()),
+        ));
+    }
+    Ok(())
+}
+
+/// The public URL is `http(s)://host[:port][/path]`: links are built on it.
+pub(crate) fn check_public_url(url: Option<&str>) -> Result<(), Error> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://"));
+    let ok = rest.is_some_and(|rest| {
+        let authority = rest.split('/').next().unwrap_or_default();
+        crate::http::strict::is_authority(authority) && !rest.contains(['?', '#', ' ', '"', '<', '>'])
+    });
+    if !ok {
+        return Err(Error::invalid(
+            "public_url",
+            format!("must be an http:// or https:// URL with a host (and no query), got {url:?}"),
+        ));
     }
     Ok(())
 }

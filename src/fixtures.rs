@@ -307,8 +307,15 @@ pub fn load_embedded() -> Result<FixtureSet, FixtureError> {
     Ok(set)
 }
 
-/// Loads a fixture file, or every `*.json` file of a folder (in name order).
+/// Loads a fixture file, or every `*.json` file of a folder (in name order);
+/// an `archive_file` must be a regular file inside the fixture file's folder.
 pub fn load_path(path: &Path) -> Result<FixtureSet, FixtureError> {
+    load_path_in(path, None)
+}
+
+/// Like [`load_path`], with the files an `archive_file` may name confined to
+/// `archive_root` (symlinks resolved) instead of each fixture file's folder.
+pub fn load_path_in(path: &Path, archive_root: Option<&Path>) -> Result<FixtureSet, FixtureError> {
     let whole = |message: String| FixtureError {
         path: path.to_path_buf(),
         line: 0,
@@ -343,7 +350,8 @@ pub fn load_path(path: &Path) -> Result<FixtureSet, FixtureError> {
             message: format!("cannot read: {e}"),
         })?;
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        load_text(&text, &file, Files::Beside(&base), &mut set, &mut seen)?;
+        let root = archive_root.unwrap_or(&base);
+        load_text(&text, &file, Files::Beside(&base, root), &mut set, &mut seen)?;
     }
     Ok(set)
 }
@@ -353,7 +361,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
     let base = path.parent().map(Path::to_path_buf);
-    let files = base.as_deref().map_or(Files::Refused, Files::Beside);
+    let files = base.as_deref().map_or(Files::Refused, |b| Files::Beside(b, b));
     load_text(text, path, files, &mut set, &mut seen)?;
     Ok(set)
 }
@@ -382,8 +390,9 @@ pub fn parse_state(text: &str, allowed: &HashSet<PathBuf>) -> Result<FixtureSet,
 /// Where a fixture's `archive_file` may point.
 #[derive(Clone, Copy)]
 enum Files<'a> {
-    /// Relative to the fixture file's folder.
-    Beside(&'a Path),
+    /// Relative to the fixture file's folder (the first path), and inside the
+    /// second once symlinks are resolved.
+    Beside(&'a Path, &'a Path),
     /// Only these files, as written (already resolved).
     Only(&'a HashSet<PathBuf>),
     /// Nowhere: the embedded set and run-time requests.
@@ -563,6 +572,13 @@ fn is_hostname(h: &str) -> bool {
 }
 
 fn check_backup(db: &DatabaseFixture, b: &mut BackupFixture, base: Files<'_>) -> Result<(), String> {
+    let sizes = [b.size, b.progress.as_ref().and_then(|p| p.size)];
+    if let Some(n) = sizes.into_iter().flatten().find(|n| *n > crate::lifecycle::MAX_SIZE) {
+        return Err(format!(
+            "size {n} is over {} bytes (2^53 - 1, the largest every JSON client reads exactly)",
+            crate::lifecycle::MAX_SIZE
+        ));
+    }
     if !is_object_id(&b.id) {
         return Err("id must be 24 lowercase hex characters".into());
     }
@@ -615,7 +631,7 @@ fn resolve_archive_file(b: &mut BackupFixture, files: Files<'_>) -> Result<(), S
         return Ok(());
     };
     let full = match files {
-        Files::Beside(base) => base.join(file),
+        Files::Beside(base, root) => confined(&base.join(file), root)?,
         Files::Only(allowed) if allowed.contains(file) => file.clone(),
         Files::Only(_) => {
             return Err(format!(
@@ -645,6 +661,28 @@ fn resolve_archive_file(b: &mut BackupFixture, files: Files<'_>) -> Result<(), S
     }
     b.archive_file = Some(full);
     Ok(())
+}
+
+/// `path` with its symlinks resolved, when it is a regular file inside
+/// `root` (symlinks resolved too); else why not.
+fn confined(path: &Path, root: &Path) -> Result<PathBuf, String> {
+    let shown = path.display();
+    let real = std::fs::canonicalize(path).map_err(|e| format!("archive_file `{shown}`: {e}"))?;
+    let meta = std::fs::metadata(&real).map_err(|e| format!("archive_file `{shown}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "archive_file `{shown}` is not a regular file (a directory, a FIFO or a device cannot be served)"
+        ));
+    }
+    let real_root = std::fs::canonicalize(root).map_err(|e| format!("archive root `{}`: {e}", root.display()))?;
+    if !real.starts_with(&real_root) {
+        return Err(format!(
+            "archive_file `{shown}` resolves to `{}`, outside `{}`: only files under the fixture's folder (or --archive-root) are served",
+            real.display(),
+            real_root.display()
+        ));
+    }
+    Ok(real)
 }
 
 /// The rules of a backup with a fixed `status`.

@@ -18,6 +18,10 @@ use crate::model::Status;
 /// generates fits in it (a tar header, a short text and the gzip framing).
 pub const MIN_FINAL_SIZE: u64 = 4096;
 
+/// The largest size the fake writes: 2^53 − 1 bytes (9 PB), the largest
+/// integer every JSON client (JavaScript's numbers included) reads exactly.
+pub const MAX_SIZE: u64 = (1 << 53) - 1;
+
 /// How a backup ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -230,6 +234,12 @@ impl Lifecycle {
                     "must be at least {MIN_FINAL_SIZE} bytes (the smallest valid archive), got {}",
                     self.size_min
                 ),
+            ));
+        }
+        if self.size_max > MAX_SIZE {
+            errors.push((
+                "size_max",
+                format!("must be at most {MAX_SIZE} bytes (2^53 - 1), got {}", self.size_max),
             ));
         }
         if self.size_max < self.size_min {

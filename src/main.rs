@@ -101,6 +101,10 @@ struct Cli {
     #[arg(long, env = "DOWNLOAD_TTL", default_value_t = Config::default().download_ttl.as_secs())]
     download_ttl: u64,
 
+    /// Folder fixture archive_files must be in, symlinks resolved (default: each fixture file's own folder).
+    #[arg(long, env = "ARCHIVE_ROOT")]
+    archive_root: Option<PathBuf>,
+
     /// Base URL of download links (default: the host the client used).
     #[arg(long, env = "PUBLIC_URL")]
     public_url: Option<String>,
@@ -159,10 +163,20 @@ fn main() -> ExitCode {
         body_limit: cli.body_limit,
         download_ttl: Duration::from_secs(cli.download_ttl),
         public_url: cli.public_url.clone(),
+        archive_root: cli.archive_root.clone(),
         journal_size: cli.journal_size,
     };
     let prepared = match LoadedFake::new(&config) {
         Ok(p) => p,
+        Err(scalingo_db_fake::Error::Invalid(errors)) => {
+            // Name each setting as the user gave it: its flag and variable.
+            for e in errors {
+                let flag = e.field.replace('_', "-");
+                let var = e.field.to_ascii_uppercase();
+                eprintln!("scalingo-db-fake: invalid --{flag} ({var}): {}", e.message);
+            }
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("scalingo-db-fake: {e}");
             return ExitCode::from(2);

@@ -61,7 +61,7 @@ impl Shared {
         let set: &FixtureSet = match &config.fixtures {
             FixtureSource::Embedded => embedded()?,
             FixtureSource::Path(p) => {
-                loaded = fixtures::load_path(p)?;
+                loaded = fixtures::load_path_in(p, config.archive_root.as_deref())?;
                 &loaded
             }
             FixtureSource::Set(s) => s,

@@ -64,7 +64,7 @@ fn a_bad_flag_exits_non_zero_with_a_message() {
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("failure_rate"),
+        String::from_utf8_lossy(&out.stderr).contains("--failure-rate"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -356,7 +356,7 @@ async fn the_binary_takes_journal_size_from_its_flag_and_its_variable() {
 
 #[test]
 fn the_binary_refuses_a_bad_journal_size_with_a_non_zero_exit() {
-    for (value, says) in [("2000000", "journal_size"), ("lots", "lots"), ("-1", "-1")] {
+    for (value, says) in [("2000000", "--journal-size"), ("lots", "lots"), ("-1", "-1")] {
         let out = binary::command()
             .args(["--port", "0", "--journal-size", value])
             .output()

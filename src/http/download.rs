@@ -197,9 +197,29 @@ async fn archive_body(target: &ArchiveTarget, span: std::ops::Range<u64>, size: 
     }
 }
 
+/// Opens an archive file at `offset` off the runtime's threads, refusing
+/// anything but a regular file (it was one at load; a FIFO put in its place
+/// since must not hang a download: it is opened without blocking).
 async fn open_at(path: &std::path::Path, offset: u64) -> std::io::Result<tokio::fs::File> {
-    use tokio::io::AsyncSeekExt;
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
-    Ok(file)
+    use std::io::{Seek, SeekFrom};
+    let path = path.to_path_buf();
+    let file = tokio::task::spawn_blocking(move || {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // O_NONBLOCK: opening a FIFO with no writer returns at once.
+            options.custom_flags(0o4000);
+        }
+        let mut file = options.open(&path)?;
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other("not a regular file any more"));
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)??;
+    Ok(tokio::fs::File::from_std(file))
 }
