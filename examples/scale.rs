@@ -80,8 +80,10 @@ fn main() {
         .seed(1)
         .no_fixtures()
         .start_blocking();
-    let db = fake.control().create_database(serde_json::json!({"id": "big"}));
-    let db = runtime.block_on(db).expect("a database");
+    let control = fake.control();
+    let db = runtime
+        .block_on(control.create_database(serde_json::json!({"id": "big"})))
+        .expect("a database");
     let t0 = Instant::now();
     let (mut first, mut last) = (String::new(), String::new());
     for i in 0..n {
