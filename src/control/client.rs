@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+#[cfg(feature = "remote")]
+use serde_json::json;
+use serde_json::{Map, Value};
 
 use super::CreatedDatabase;
 use crate::error::Error;
