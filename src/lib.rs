@@ -77,4 +77,4 @@ pub use model::{Backup, DatabaseInfo, Method, Status};
 #[allow(deprecated)]
 pub use server::Prepared;
 pub use server::{FakeServer, FakeServerBuilder, LoadedFake};
-pub use timestamp::Timestamp;
+pub use timestamp::{IntoTimestamp, Timestamp};

@@ -179,6 +179,31 @@ pub struct DatabaseLifecycle {
     pub own: LifecyclePatch,
 }
 
+impl From<Lifecycle> for LifecyclePatch {
+    fn from(l: Lifecycle) -> Self {
+        LifecyclePatch {
+            scheduled_secs: Some(l.scheduled_secs),
+            pending_secs: Some(l.pending_secs),
+            running_secs: Some(l.running_secs),
+            failure_rate: Some(l.failure_rate),
+            size_min: Some(l.size_min),
+            size_max: Some(l.size_max),
+        }
+    }
+}
+
+impl From<&Lifecycle> for LifecyclePatch {
+    fn from(l: &Lifecycle) -> Self {
+        l.clone().into()
+    }
+}
+
+impl From<&LifecyclePatch> for LifecyclePatch {
+    fn from(p: &LifecyclePatch) -> Self {
+        p.clone()
+    }
+}
+
 impl LifecyclePatch {
     /// `self` with the fields `over` sets replaced.
     pub fn merged(&self, over: &LifecyclePatch) -> LifecyclePatch {

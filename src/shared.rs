@@ -3,7 +3,6 @@
 //! rules and the request settings, built once from a checked [`Config`].
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::config::{Config, FixtureSource};
@@ -25,7 +24,8 @@ pub(crate) struct Shared {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// How long a download link stays valid, on the fake's clock.
-    pub download_ttl: Duration,
+    /// (Seconds; a control call can change it at run time.)
+    pub download_ttl: std::sync::atomic::AtomicU64,
     /// Base of download links; `None` = the host the client used.
     pub public_url: Option<String>,
     /// How many databases and backups were made at run time without an id
@@ -88,7 +88,7 @@ impl Shared {
             signer: Signer::random(),
             journal: Journal::new(config.journal_size),
             body_limit: config.body_limit,
-            download_ttl: config.download_ttl,
+            download_ttl: config.download_ttl.as_secs().into(),
             public_url: config.public_url.clone(),
             generated: Default::default(),
             faults: FaultRegistry::default(),

@@ -143,6 +143,55 @@ fn go_offset(z: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Anything that names an instant: a [`Timestamp`], a [`std::time::SystemTime`],
+/// a `chrono::DateTime<Utc>` or an RFC 3339 string.
+///
+/// ```
+/// use scalingo_db_fake::{IntoTimestamp, Timestamp};
+/// let a = "2024-01-01T00:00:00Z".into_timestamp().unwrap();
+/// let b = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_704_067_200);
+/// assert_eq!(a.millis(), b.into_timestamp().unwrap().millis());
+/// assert!("yesterday".into_timestamp().is_err());
+/// ```
+pub trait IntoTimestamp {
+    /// The instant, or why the text is not one (field `set`).
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error>;
+}
+
+impl IntoTimestamp for Timestamp {
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error> {
+        Ok(self)
+    }
+}
+
+impl IntoTimestamp for &Timestamp {
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoTimestamp for &str {
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error> {
+        Timestamp::parse(self).map_err(|m| crate::Error::invalid("set", m))
+    }
+}
+
+impl IntoTimestamp for std::time::SystemTime {
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error> {
+        let millis = match self.duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        Ok(Timestamp::from_millis(millis))
+    }
+}
+
+impl IntoTimestamp for DateTime<Utc> {
+    fn into_timestamp(self) -> Result<Timestamp, crate::Error> {
+        Ok(Timestamp::from_millis(self.timestamp_millis()))
+    }
+}
+
 /// Renders `millis` the way the API does, in UTC.
 pub fn format_millis(millis: i64) -> String {
     Timestamp::from_millis(millis).to_string()

@@ -215,7 +215,7 @@ fn retention_drops_the_oldest_finished_backup_past_the_cap() {
         [fourth.id.clone(), third.id.clone(), second.id.clone()],
         "the finished first one went"
     );
-    assert!(fake.backup(&first.id).is_none());
+    assert!(fake.backup(&first.id).is_err());
     // Unfinished backups are never dropped: the cap is exceeded rather than lose one.
     let fifth = fake.create_backup("nightly").unwrap();
     assert_eq!(fake.backups("nightly").unwrap().len(), 4);

@@ -85,6 +85,20 @@ fn field<T: DeserializeOwned>(_: Value, _: &str) -> Result<T, Error> {
     unreachable!("no remote backend without the `remote` feature")
 }
 
+/// `e` with its field renamed as the HTTP face names it, so both backends
+/// report the same field.
+fn rename(e: Error, field: &str) -> Error {
+    match e {
+        Error::Invalid(mut errors) => {
+            for f in &mut errors {
+                f.field = field.to_string();
+            }
+            Error::Invalid(errors)
+        }
+        other => other,
+    }
+}
+
 fn object(v: Value) -> Result<Map<String, Value>, Error> {
     match v {
         Value::Object(m) => Ok(m),
@@ -156,8 +170,29 @@ impl Control {
         })
     }
 
+    /// A sleep for code under test that takes its sleeper as a parameter:
+    /// moves the fake's clock by `by` (every backup moves with it) and yields,
+    /// with no real waiting.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let t0 = control.now().await.unwrap().millis();
+    /// control.sleep(std::time::Duration::from_secs(2)).await;
+    /// assert_eq!(control.now().await.unwrap().millis() - t0, 2_000);
+    /// # }
+    /// ```
+    pub async fn sleep(&self, by: Duration) {
+        // Steering a live fake: an error here is its own test failure later.
+        let _ = self.advance(by).await;
+        tokio::task::yield_now().await;
+    }
+
     /// Sets the clock to `to` (never backwards); returns the new time.
-    pub async fn set_time(&self, to: &Timestamp) -> Result<Timestamp, Error> {
+    pub async fn set_time(&self, to: impl crate::IntoTimestamp) -> Result<Timestamp, Error> {
+        let to = &to.into_timestamp()?;
         either!(self,
         local s => Ok(super::set_time(s, to)?.now),
         remote r => {
@@ -211,6 +246,26 @@ impl Control {
         remote r => {
             let body = json!({ "max_backups_per_database": cap });
             r.call(Method::PUT, "/_fake/retention", Some(&body)).await.map(drop)
+        })
+    }
+
+    /// How long new download links stay valid, on the fake's clock.
+    pub async fn download_ttl(&self) -> Result<Duration, Error> {
+        either!(self,
+        local s => Ok(super::download_ttl(s)),
+        remote r => {
+            let secs: u64 = field(r.call(Method::GET, "/_fake/download_ttl", None).await?, "download_ttl_secs")?;
+            Ok(Duration::from_secs(secs))
+        })
+    }
+
+    /// Changes how long new download links stay valid (a second to a year).
+    pub async fn set_download_ttl(&self, ttl: Duration) -> Result<(), Error> {
+        either!(self,
+        local s => super::set_download_ttl(s, ttl).map(drop).map_err(|e| rename(e, "download_ttl_secs")),
+        remote r => {
+            let body = json!({ "download_ttl_secs": ttl.as_secs() });
+            r.call(Method::PUT, "/_fake/download_ttl", Some(&body)).await.map(drop)
         })
     }
 

@@ -108,6 +108,19 @@ pub(crate) fn set_retention(shared: &Shared, cap: Option<usize>) -> Result<Optio
     Ok(cap)
 }
 
+/// How long new download links stay valid, on the fake's clock.
+pub(crate) fn download_ttl(shared: &Shared) -> Duration {
+    Duration::from_secs(shared.download_ttl.load(Ordering::Relaxed))
+}
+
+/// Changes how long new download links stay valid (from a second to a year;
+/// field `download_ttl`); links already given keep their expiry.
+pub(crate) fn set_download_ttl(shared: &Shared, ttl: Duration) -> Result<Duration, Error> {
+    config::check_download_ttl(ttl)?;
+    shared.download_ttl.store(ttl.as_secs(), Ordering::Relaxed);
+    Ok(download_ttl(shared))
+}
+
 /// The global seed.
 pub(crate) fn seed(shared: &Shared) -> u64 {
     shared.store.seed()

@@ -13,6 +13,7 @@
 //! | `GET`/`PUT /_fake/databases/:db/lifecycle` | one database's override |
 //! | `GET`/`PUT /_fake/retention` | `{"max_backups_per_database": N \| null}` |
 //! | `GET`/`PUT /_fake/seed` | `{"seed": N}` re-seeds every database; with `"database": id`, that one |
+//! | `GET`/`PUT /_fake/download_ttl` | `{"download_ttl_secs": N}`: how long new download links live |
 //! | `POST /_fake/reset` | everything back as at start |
 //! | `GET`/`POST /_fake/databases` | list; create one (fixture-shaped, every field optional) → its id and token |
 //! | `DELETE /_fake/databases/:db` | delete one |
@@ -81,6 +82,17 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) 
         }
         Op::ShowRetention => retention(control::retention(shared)),
         Op::SetRetention => retention(control::set_retention(shared, retention_cap(&body)?).map_err(fail)?),
+        Op::ShowDownloadTtl => download_ttl(control::download_ttl(shared)),
+        Op::SetDownloadTtl => {
+            let secs = body.get("download_ttl_secs").and_then(Value::as_u64).ok_or_else(|| {
+                invalid(
+                    "download_ttl_secs",
+                    "is required: a whole number of seconds".to_string(),
+                )
+            })?;
+            let ttl = control::set_download_ttl(shared, Duration::from_secs(secs));
+            download_ttl(ttl.map_err(|e| fail(rename(e, "download_ttl_secs")))?)
+        }
         Op::ShowSeed => ok(&json!({ "seed": control::seed(shared) })),
         Op::SetSeed => {
             let (seed, db) = seed_body(&body)?;
@@ -145,6 +157,23 @@ fn faults(faults: Vec<Fault>) -> Reply {
         faults: Vec<Fault>,
     }
     ok(&Listing { faults })
+}
+
+fn download_ttl(ttl: Duration) -> Reply {
+    ok(&json!({ "download_ttl_secs": ttl.as_secs() }))
+}
+
+/// `e` with its field renamed to the body's.
+fn rename(e: Error, field: &str) -> Error {
+    match e {
+        Error::Invalid(mut errors) => {
+            for f in &mut errors {
+                f.field = field.to_string();
+            }
+            Error::Invalid(errors)
+        }
+        other => other,
+    }
 }
 
 fn ok<T: Serialize + ?Sized>(value: &T) -> Reply {

@@ -31,7 +31,10 @@ pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backu
         return not_done(&target.backup_id, target.status);
     }
     let now = shared.store.now();
-    let ttl = shared.download_ttl.as_secs().min(i64::MAX as u64) as i64;
+    let ttl = shared
+        .download_ttl
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .min(i64::MAX as u64) as i64;
     let expires = now.div_euclid(1000).saturating_add(ttl);
     let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
     let base = match public_base(shared, parts) {

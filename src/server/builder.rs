@@ -15,7 +15,7 @@ use crate::clock::ClockMode;
 use crate::config::{Config, FixtureSource};
 use crate::error::Error;
 use crate::fixtures;
-use crate::lifecycle::Lifecycle;
+use crate::lifecycle::LifecyclePatch;
 use crate::shared::Shared;
 
 /// Sets up a fake server: fixtures, clock, lifecycle, auth.
@@ -33,6 +33,8 @@ pub struct FakeServerBuilder {
     config: Config,
     /// A `fixtures_json` text that did not parse, reported at start.
     fixture_error: Option<fixtures::FixtureError>,
+    /// Per-database lifecycle overrides, laid over the fixtures' at start.
+    database_lifecycles: Vec<(String, LifecyclePatch)>,
 }
 
 impl FakeServerBuilder {
@@ -40,7 +42,7 @@ impl FakeServerBuilder {
     pub fn from_config(config: Config) -> Self {
         Self {
             config,
-            fixture_error: None,
+            ..Self::default()
         }
     }
 
@@ -114,9 +116,33 @@ impl FakeServerBuilder {
         self
     }
 
-    /// The global lifecycle settings.
-    pub fn lifecycle(mut self, lifecycle: Lifecycle) -> Self {
-        self.config.lifecycle = lifecycle;
+    /// The global lifecycle settings: a whole [`Lifecycle`], or the fields
+    /// a [`LifecyclePatch`] sets (the type the handle's `set_lifecycle`
+    /// takes).
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, LifecyclePatch};
+    /// let patch = LifecyclePatch { running_secs: Some(60.0), ..Default::default() };
+    /// let fake = FakeServer::builder().lifecycle(patch).start_blocking();
+    /// assert_eq!(fake.lifecycle().running_secs, 60.0);
+    /// ```
+    pub fn lifecycle(mut self, settings: impl Into<LifecyclePatch>) -> Self {
+        self.config.lifecycle = self.config.lifecycle.patched(&settings.into());
+        self
+    }
+
+    /// One database's lifecycle override, laid over its fixture's (as the
+    /// handle's `set_database_lifecycle` does); an unknown database fails
+    /// the start.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, LifecyclePatch};
+    /// let slow = LifecyclePatch { running_secs: Some(3600.0), ..Default::default() };
+    /// let fake = FakeServer::builder().database_lifecycle("my-db-123", slow).start_blocking();
+    /// # drop(fake);
+    /// ```
+    pub fn database_lifecycle(mut self, db: impl Into<String>, settings: impl Into<LifecyclePatch>) -> Self {
+        self.database_lifecycles.push((db.into(), settings.into()));
         self
     }
 
@@ -205,6 +231,9 @@ impl FakeServerBuilder {
         }
         let token = self.config.token.clone().unwrap_or_else(random_token);
         let shared = Arc::new(Shared::build(&self.config, Some(token.clone()))?);
+        for (db, patch) in &self.database_lifecycles {
+            crate::control::set_database_lifecycle(&shared, db, patch)?;
+        }
         let listener = StdListener::bind(("127.0.0.1", 0)).map_err(Error::Bind)?;
         listener.set_nonblocking(true).map_err(Error::Bind)?;
         Ok((shared, token, listener))

@@ -43,7 +43,7 @@ use crate::timestamp::Timestamp;
 /// ```
 /// use scalingo_db_fake::FakeServer;
 /// let fake = FakeServer::start_blocking();
-/// assert!(fake.database("my-db-123").is_some());
+/// assert!(fake.database("my-db-123").is_ok());
 /// ```
 #[derive(Debug)]
 pub struct FakeServer {
@@ -122,8 +122,8 @@ impl FakeServer {
     }
 
     /// Sets the clock to `to`; moving backwards is refused.
-    pub fn set_time(&self, to: &Timestamp) -> Result<(), Error> {
-        control::set_time(&self.shared, to).map(drop)
+    pub fn set_time(&self, to: impl crate::IntoTimestamp) -> Result<(), Error> {
+        control::set_time(&self.shared, &to.into_timestamp()?).map(drop)
     }
 
     /// The addon ids of every database.
@@ -131,19 +131,43 @@ impl FakeServer {
         self.shared.store.databases().iter().map(|db| db.addon_id()).collect()
     }
 
-    /// A database as `GET /api/databases/:db` shows it.
-    pub fn database(&self, db: &str) -> Option<DatabaseInfo> {
-        Some(self.shared.store.db(db)?.info())
+    /// A database as `GET /api/databases/:db` shows it; an unknown database
+    /// is [`Error::NotFound`]`("database")`.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// assert_eq!(fake.database("my-db-123").unwrap().resource_id, "kibana-3938");
+    /// assert!(fake.database("nope").is_err());
+    /// ```
+    pub fn database(&self, db: &str) -> Result<DatabaseInfo, Error> {
+        Ok(self.shared.store.db(db).ok_or(Error::NotFound("database"))?.info())
     }
 
     /// A database's backups, newest first, as the API lists them now.
-    pub fn backups(&self, db: &str) -> Option<Vec<Backup>> {
-        Some(self.shared.store.db(db)?.list())
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// let backups = fake.backups("my-db-123").unwrap();
+    /// assert_eq!(backups[0].name, "20181104010000_kibana-3938");
+    /// ```
+    pub fn backups(&self, db: &str) -> Result<Vec<Backup>, Error> {
+        Ok(self.shared.store.db(db).ok_or(Error::NotFound("database"))?.list())
     }
 
-    /// One backup, as the API shows it now.
-    pub fn backup(&self, id: &str) -> Option<Backup> {
-        self.shared.store.db_of_backup(id)?.show(id)
+    /// One backup, as the API shows it now; an unknown id is
+    /// [`Error::NotFound`]`("backup")`.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// let b = fake.backup("5b8b36104ffb090be1ac3ce1").unwrap();
+    /// assert_eq!(b.size, Some(17_484_513_608));
+    /// ```
+    pub fn backup(&self, id: &str) -> Result<Backup, Error> {
+        self.shared
+            .store
+            .db_of_backup(id)
+            .and_then(|db| db.show(id))
+            .ok_or(Error::NotFound("backup"))
     }
 
     /// Creates a manual backup, as `POST …/backups` does.
@@ -167,20 +191,32 @@ impl FakeServer {
     }
 
     /// Changes the global lifecycle settings for backups created from now on.
-    pub fn set_lifecycle(&self, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
-        control::set_lifecycle(&self.shared, patch)
+    pub fn set_lifecycle(&self, patch: impl Into<LifecyclePatch>) -> Result<Lifecycle, Error> {
+        control::set_lifecycle(&self.shared, &patch.into())
     }
 
     /// Changes one database's lifecycle override; returns the settings now
     /// in effect for it.
-    pub fn set_database_lifecycle(&self, db: &str, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
-        control::set_database_lifecycle(&self.shared, db, patch).map(|l| l.effective)
+    pub fn set_database_lifecycle(&self, db: &str, patch: impl Into<LifecyclePatch>) -> Result<Lifecycle, Error> {
+        control::set_database_lifecycle(&self.shared, db, &patch.into()).map(|l| l.effective)
     }
 
     /// Caps the backups kept per database (`None`: no cap) and applies the
     /// cap now; a cap of 0 is refused.
     pub fn set_retention(&self, cap: Option<usize>) -> Result<(), Error> {
         control::set_retention(&self.shared, cap).map(drop)
+    }
+
+    /// Changes how long new download links stay valid, on the fake's clock
+    /// (a second to a year; links already given keep their expiry).
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// fake.set_download_ttl(std::time::Duration::from_secs(30)).unwrap();
+    /// assert!(fake.set_download_ttl(std::time::Duration::ZERO).is_err());
+    /// ```
+    pub fn set_download_ttl(&self, ttl: Duration) -> Result<(), Error> {
+        control::set_download_ttl(&self.shared, ttl).map(drop)
     }
 
     /// Re-seeds every database's generator from `seed`, as if the server
