@@ -66,7 +66,7 @@ pub struct Config {
     /// `None`: each fixture file's own folder.
     pub archive_root: Option<PathBuf>,
     /// How many of the most recent requests the journal keeps (0: none are
-    /// recorded; at most [`JOURNAL_SIZE_MAX`]).
+    /// recorded; at most 1 000 000).
     pub journal_size: usize,
 }
 

@@ -2,7 +2,7 @@
 //! embedded default set, and validation that names the file, line and column
 //! of what is wrong.
 //!
-//! Loading is all or nothing: [`load_path`] and [`load_embedded`] return either
+//! Loading is all or nothing: [`load_path`] and the embedded set give either
 //! every database of every file, checked, or the first error. Syntax, type and
 //! unknown-field errors carry serde_json's position; rule errors (a `done`
 //! backup without a size, a duplicate id…) point at the offending backup's or
@@ -36,9 +36,9 @@ use crate::model::{
 use crate::timestamp::Timestamp;
 
 /// The default data set, compiled into the crate.
-pub const EMBEDDED: &str = include_str!("../fixtures/default.json");
+pub(crate) const EMBEDDED: &str = include_str!("../fixtures/default.json");
 /// The name the embedded set is reported under.
-pub const EMBEDDED_NAME: &str = "<embedded>/default.json";
+pub(crate) const EMBEDDED_NAME: &str = "<embedded>/default.json";
 
 /// A fixture file that could not be loaded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -300,7 +300,7 @@ pub struct FixtureSet {
 }
 
 /// Loads the embedded default set.
-pub fn load_embedded() -> Result<FixtureSet, FixtureError> {
+pub(crate) fn load_embedded() -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
     load_text(EMBEDDED, Path::new(EMBEDDED_NAME), Files::Refused, &mut set, &mut seen)?;
@@ -369,7 +369,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
 /// Parses fixture text given at run time (a control request, not a file):
 /// checked like a file, but `archive_file` is refused (a request may not make
 /// the fake serve files from disk).
-pub fn parse_request(text: &str, what: &str) -> Result<FixtureSet, FixtureError> {
+pub(crate) fn parse_request(text: &str, what: &str) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
     load_text(text, Path::new(what), Files::Refused, &mut set, &mut seen)?;
@@ -380,7 +380,7 @@ pub fn parse_request(text: &str, what: &str) -> Result<FixtureSet, FixtureError>
 /// file; an `archive_file` must be one the fixtures loaded at start already
 /// serve (`allowed`, as they resolved it), so an import cannot make the fake
 /// serve any other file from disk.
-pub fn parse_state(text: &str, allowed: &HashSet<PathBuf>) -> Result<FixtureSet, FixtureError> {
+pub(crate) fn parse_state(text: &str, allowed: &HashSet<PathBuf>) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();
     load_text(text, Path::new("<state>"), Files::Only(allowed), &mut set, &mut seen)?;
@@ -753,7 +753,7 @@ fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
 }
 
 /// Whether `s` is 24 lowercase hex characters, like a MongoDB ObjectId.
-pub fn is_object_id(s: &str) -> bool {
+pub(crate) fn is_object_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 

@@ -25,21 +25,24 @@
 //! # }
 //! ```
 //!
-//! The pieces, each in its own module:
+//! What a test author meets:
 //!
-//! - [`model`]: the JSON objects of the API (backup, database, status);
+//! - [`FakeServer`], built by [`FakeServerBuilder`]: a fake on a free
+//!   loopback port, stopped when dropped; `start().await` on the test's
+//!   runtime, `start_blocking()` for plain `#[test]`s;
+//! - [`Control`]: every steering operation (clock, settings, per-test
+//!   databases, seeded backups, state export and import, [`FaultRule`]s, the
+//!   request journal of [`RecordedRequest`]s), the same methods whether the
+//!   fake runs in-process ([`FakeServer::control`]) or in another process
+//!   ([`Control::connect`]);
+//! - the API's objects: [`Backup`], [`DatabaseInfo`], [`Status`]…;
+//! - the settings: [`Config`], [`Lifecycle`], [`LifecyclePatch`],
+//!   [`ClockMode`] (system, manual, or tokio's own time — with
+//!   `#[tokio::test(start_paused = true)]` every `sleep` of the code under
+//!   test moves the backups);
 //! - [`fixtures`]: the data a fake starts with, checked on load;
-//! - [`lifecycle`]: how a backup's status follows from time;
-//! - [`clock`]: the one clock (system, sped up, or manual);
-//! - [`download`]: archives of an exact size and their signed links;
-//! - [`FakeServer`]: the handle a test holds, built by [`FakeServerBuilder`];
-//! - [`RecordedRequest`]: what the request journal keeps of each request
-//!   ([`FakeServer::requests`], `GET /_fake/requests`);
-//! - [`FaultRule`]: errors, latency, resets, cut and slow bodies injected
-//!   into chosen requests ([`FakeServer::add_fault`], `POST /_fake/faults`);
-//! - internal: the store (state and its invariants), the control core (every
-//!   steering operation, shared by the handle and the `/_fake` routes), the
-//!   credentials, the HTTP route table and handlers, the accept loop.
+//! - [`Error`]: one error type, whose variants are the HTTP errors of the
+//!   control API.
 //!
 //! `ARCHITECTURE.md` in the repository maps the code.
 //!
@@ -49,18 +52,18 @@
 #![warn(missing_docs)]
 
 mod auth;
-pub mod clock;
-pub mod config;
+mod clock;
+mod config;
 mod control;
-pub mod download;
+mod download;
 mod error;
 mod faults;
 pub mod fixtures;
 mod http;
 mod ids;
 mod journal;
-pub mod lifecycle;
-pub mod model;
+mod lifecycle;
+mod model;
 mod server;
 mod shared;
 mod store;
@@ -71,10 +74,32 @@ pub use config::{Config, FixtureSource};
 pub use control::{Control, CreatedDatabase};
 pub use error::{Error, FieldError};
 pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
+pub use fixtures::{FixtureError, FixtureSet};
 pub use journal::{RecordedRequest, RequestFilter};
-pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch};
-pub use model::{Backup, DatabaseInfo, Method, Status};
+pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome, MAX_SIZE};
+pub use model::{
+    Backup, DatabaseFeature, DatabaseInfo, DatabaseStatus, FeatureStatus, Instance, InstanceStatus, InstanceType,
+    MaintenanceWindow, Method, Status,
+};
 #[allow(deprecated)]
 pub use server::Prepared;
 pub use server::{FakeServer, FakeServerBuilder, LoadedFake};
 pub use timestamp::{IntoTimestamp, Timestamp};
+
+/// Not part of the API: the internals this crate's own tests, benchmarks
+/// and fuzz targets check directly. May change in any release.
+#[doc(hidden)]
+pub mod __internals {
+    pub use crate::download::archive::Archive;
+    pub use crate::download::{archive_spec, min_archive_size};
+
+    /// Whether `s` is 24 lowercase hex characters, like a backup id.
+    pub fn is_object_id(s: &str) -> bool {
+        crate::fixtures::is_object_id(s)
+    }
+
+    /// The embedded fixtures, loaded and checked.
+    pub fn load_embedded() -> Result<crate::FixtureSet, crate::FixtureError> {
+        crate::fixtures::load_embedded()
+    }
+}

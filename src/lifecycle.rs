@@ -92,6 +92,7 @@ pub fn derive(created: i64, phases: &Phases, outcome: Outcome, final_size: u64, 
 }
 
 /// The instant (milliseconds) a backup created at `created` finishes.
+#[cfg(test)]
 pub fn finished_at(created: i64, phases: &Phases) -> i64 {
     phases.boundaries(created)[2]
 }

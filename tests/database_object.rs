@@ -218,7 +218,7 @@ async fn the_database_object_decodes_into_go_scalingos_database_with_plausible_v
     assert_eq!(d.resource_id, "kibana-3938");
     assert_eq!((d.type_name.as_str(), d.status.as_str()), ("postgresql", "running"));
     for id in [&d.type_id, &d.version_id] {
-        assert!(scalingo_db_fake::fixtures::is_object_id(id), "{id}");
+        assert!(scalingo_db_fake::__internals::is_object_id(id), "{id}");
     }
     assert_eq!(d.mongo_repl_set_name, "");
     assert_eq!((d.next_version_id.as_str(), d.current_operation_id.as_str()), ("", ""));
@@ -238,7 +238,7 @@ async fn the_database_object_decodes_into_go_scalingos_database_with_plausible_v
     assert_eq!((i.hostname.as_str(), i.port), (d.hostname.as_str(), 5432));
     assert_eq!((i.status.as_str(), i.instance_type.as_str()), ("running", "db-node"));
     assert_eq!(i.private_ip, "10.0.0.1");
-    assert!(scalingo_db_fake::fixtures::is_object_id(&i.id), "{}", i.id);
+    assert!(scalingo_db_fake::__internals::is_object_id(&i.id), "{}", i.id);
     assert!(i.features.is_empty());
 }
 

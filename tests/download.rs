@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use common::fake::{Api, JAN_1_2024};
 use hyper::Method;
-use scalingo_db_fake::download::archive::Archive;
-use scalingo_db_fake::download::archive_spec;
+use scalingo_db_fake::__internals::{archive_spec, Archive};
 use scalingo_db_fake::{FakeServer, FakeServerBuilder, Lifecycle};
 
 const SEED_DONE: &str = "5b8b36104ffb090be1ac3ce1"; // 17 484 513 608 bytes

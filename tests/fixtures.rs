@@ -272,7 +272,7 @@ fn a_done_backup_too_small_for_an_archive_is_refused_at_its_id() {
 
 #[test]
 fn the_smallest_valid_archive_size_is_accepted_and_one_less_is_not() {
-    let min = scalingo_db_fake::download::min_archive_size(
+    let min = scalingo_db_fake::__internals::min_archive_size(
         "postgresql",
         "db-a",
         "5b8b36104ffb090be1ac3ce1",
@@ -582,7 +582,7 @@ async fn fixtures_given_as_text_are_checked_like_a_file() {
 
 #[test]
 fn the_embedded_set_holds_the_seed_database_and_others() {
-    let set = fixtures::load_embedded().expect("the embedded set is valid");
+    let set = scalingo_db_fake::__internals::load_embedded().expect("the embedded set is valid");
     let db = set
         .databases
         .iter()
@@ -602,7 +602,7 @@ fn the_embedded_set_holds_the_seed_database_and_others() {
     let others: Vec<_> = set.databases.iter().filter(|d| d.id != "my-db-123").collect();
     assert!(others.len() >= 2, "{} other databases", others.len());
     for d in others {
-        assert!(fixtures::is_object_id(&d.database_id), "{}", d.id);
+        assert!(scalingo_db_fake::__internals::is_object_id(&d.database_id), "{}", d.id);
         assert!(!d.backups.is_empty(), "{} has no backup", d.id);
     }
 }

@@ -116,7 +116,7 @@ impl FakeServerBuilder {
         self
     }
 
-    /// The global lifecycle settings: a whole [`Lifecycle`], or the fields
+    /// The global lifecycle settings: a whole [`Lifecycle`](crate::Lifecycle), or the fields
     /// a [`LifecyclePatch`] sets (the type the handle's `set_lifecycle`
     /// takes).
     ///
