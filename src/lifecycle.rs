@@ -57,7 +57,7 @@ pub struct Derived {
 /// The state at `now` of a backup created at `created` that goes through
 /// `phases` and ends with `outcome` (and `final_size` bytes when done).
 ///
-/// ```
+/// ```text
 /// use scalingo_db_fake::lifecycle::{derive, Outcome, Phases};
 /// use scalingo_db_fake::Status;
 /// let p = Phases { scheduled_ms: 2_000, pending_ms: 0, running_ms: 5_000 };

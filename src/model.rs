@@ -396,7 +396,7 @@ impl Plan {
 
 /// `YYYYMMDDHHMMSS_<resource>` for a backup created at `created_at`.
 ///
-/// ```
+/// ```text
 /// use scalingo_db_fake::model::backup_name;
 /// use scalingo_db_fake::Timestamp;
 /// let t = Timestamp::parse("2018-09-02T03:00:00.178+02:00").unwrap();
