@@ -43,6 +43,7 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 /// chromedriver, running on a loopback port of its own; killed on drop.
 struct Driver {
     child: Child,
+    port: u16,
     url: String,
 }
 
@@ -65,7 +66,27 @@ impl Driver {
         }
         Driver {
             child,
+            port,
             url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Ends session `id` (chromedriver then quits its Chromium), blocking:
+    /// for a test that failed before it could close its session, since
+    /// killing chromedriver alone leaves Chromium running.
+    fn end_session(&self, id: &str) {
+        use std::io::{Read, Write};
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return;
+        };
+        let _ = s.set_read_timeout(Some(PATIENCE));
+        let request = format!(
+            "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        // chromedriver answers once Chromium has quit.
+        if s.write_all(request.as_bytes()).is_ok() {
+            let _ = s.read(&mut [0; 1024]);
         }
     }
 }
@@ -91,10 +112,20 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-/// A headless Chromium session and the driver it runs on.
+/// A headless Chromium session and the driver it runs on; both end on
+/// drop, even when the test fails.
 struct Browser {
     client: Client,
-    _driver: Driver,
+    session: String,
+    driver: Driver,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            self.driver.end_session(&self.session);
+        }
+    }
 }
 
 impl Browser {
@@ -118,10 +149,18 @@ impl Browser {
             .connect(&driver.url)
             .await
             .expect("a WebDriver session");
+        let session = client.session_id().await.ok().flatten().unwrap_or_default();
         Browser {
             client,
-            _driver: driver,
+            session,
+            driver,
         }
+    }
+
+    /// Ends the session (Chromium quits) and the driver.
+    async fn close(mut self) {
+        self.client.clone().close().await.expect("the session ends");
+        self.session.clear();
     }
 
     /// What the page logged at the error level since the last call.
@@ -471,6 +510,6 @@ async fn the_dashboard_shows_and_steers_the_fake_live() {
     screenshot(&b).await;
     reset_puts_everything_back(&b).await;
     the_page_asks_for_the_admin_token_and_follows_the_system_clock(&b).await;
-    b.client.clone().close().await.unwrap();
+    b.close().await;
     eprintln!("the browser test took {:?}", started.elapsed());
 }
