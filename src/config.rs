@@ -41,8 +41,8 @@ pub struct Config {
     /// How long an exchanged JWT and an addon token stay valid, in real
     /// (wall-clock) time.
     pub credential_ttl: Duration,
-    /// When set, the `/_fake` control API (all but its health check)
-    /// requires `Authorization: Bearer <admin_token>`.
+    /// When set, the `/_fake` control API (all but its health check and the
+    /// dashboard's page) requires `Authorization: Bearer <admin_token>`.
     pub admin_token: Option<String>,
     /// When `false`, every request is accepted without a token.
     pub auth: bool,

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::fixtures::FixtureError;
+use crate::model::Status;
 
 /// What can go wrong when starting or steering a fake server.
 #[derive(Debug)]
@@ -18,6 +19,15 @@ pub enum Error {
     /// No such database, backup or fault rule (`"database"`, `"backup"`,
     /// `"fault"`; over HTTP: a 404 naming the same resource).
     NotFound(&'static str),
+    /// The backup is not `done`, so it has no archive to link to (over
+    /// HTTP: a 400 with the code `backup_not_done`, as the database API's
+    /// `…/archive` answers).
+    NotDone {
+        /// The backup's id.
+        backup: String,
+        /// Its status now.
+        status: Status,
+    },
     /// A remote fake could not be reached, or answered something this
     /// client does not understand (the status, if any, and what happened).
     Remote(Option<u16>, String),
@@ -71,6 +81,11 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::NotFound(what) => write!(f, "no such {what}"),
+            Error::NotDone { backup, status } => write!(
+                f,
+                "backup {backup} is {}: only a done backup can be downloaded",
+                status.as_str()
+            ),
             Error::Remote(Some(status), what) => write!(f, "the remote fake answered {status}: {what}"),
             Error::Remote(None, what) => write!(f, "cannot reach the remote fake: {what}"),
         }

@@ -71,7 +71,7 @@ mod timestamp;
 
 pub use clock::ClockMode;
 pub use config::{Config, FixtureSource};
-pub use control::{Control, CreatedDatabase};
+pub use control::{Control, CreatedDatabase, DatabaseBackups};
 pub use error::{Error, FieldError};
 pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
 pub use fixtures::{FixtureError, FixtureSet};

@@ -45,7 +45,7 @@ struct Cli {
     #[arg(long, env = "CREDENTIAL_TTL", default_value_t = Config::default().credential_ttl.as_secs())]
     credential_ttl: u64,
 
-    /// Make the /_fake control API (all but /_fake/health) require `Authorization: Bearer <ADMIN_TOKEN>`.
+    /// Make the /_fake control API (all but /_fake/health and the dashboard's page, /_fake/ui) require `Authorization: Bearer <ADMIN_TOKEN>`.
     #[arg(long, env = "ADMIN_TOKEN")]
     admin_token: Option<String>,
 
@@ -227,6 +227,7 @@ async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
     }
     tracing::info!("clock {:?}, time scale {}", config.clock, config.time_scale);
     let shutdown = shutdown_signal();
+    tracing::info!("dashboard: http://{local}/_fake/ui");
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening http://{local}").and_then(|()| out.flush());

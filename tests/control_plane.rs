@@ -476,3 +476,47 @@ async fn fault_rules_are_steered_alike_in_process_and_remote_and_the_journal_nam
         assert!(c.faults().await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_dashboard_s_reads_answer_alike_in_process_and_remote() {
+    for t in both().await {
+        let c = &t.control;
+        let backups = c.backups("my-db-123").await.unwrap();
+        let (_, listed) = list_ids(&t, "my-db-123", &t.token).await;
+        assert_eq!(backups.iter().map(|b| b.id.clone()).collect::<Vec<_>>(), listed);
+        let all = c.all_backups().await.unwrap();
+        assert_eq!(all[0].id, "my-db-123");
+        assert_eq!(all[0].database_backups, backups);
+        assert_eq!(all.len(), c.databases().await.unwrap().len());
+
+        let done = "5b8b36104ffb090be1ac3ce1";
+        let url = c.download_url("my-db-123", done).await.unwrap();
+        let prefix = format!("{}/api/databases/my-db-123/backups/{done}/download?token=", t.url);
+        assert!(url.starts_with(&prefix), "{url}");
+        let head = common::send(hyper::Method::HEAD, &url, &[], None).await;
+        assert_eq!(head.status, 200);
+
+        let seeded = c
+            .seed_backup(
+                "my-db-123",
+                json!({"created_at": START, "progress": {"outcome": "done"}}),
+            )
+            .await
+            .unwrap();
+        match c.download_url("my-db-123", &seeded.id).await {
+            Err(Error::NotDone { backup, status }) => {
+                assert_eq!((backup, status), (seeded.id.clone(), Status::Scheduled))
+            }
+            other => panic!("a scheduled backup has no link: {other:?}"),
+        }
+        assert!(matches!(c.backups("nope").await, Err(Error::NotFound("database"))));
+        assert!(matches!(
+            c.download_url("nope", done).await,
+            Err(Error::NotFound("database"))
+        ));
+        assert!(matches!(
+            c.download_url("my-db-123", "nope").await,
+            Err(Error::NotFound("backup"))
+        ));
+    }
+}

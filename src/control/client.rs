@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use serde_json::{Map, Value};
 
-use super::CreatedDatabase;
+use super::{CreatedDatabase, DatabaseBackups};
 use crate::error::Error;
 use crate::faults::{Fault, FaultRule};
 use crate::journal::{RecordedRequest, RequestFilter};
@@ -53,7 +53,9 @@ pub struct Control {
 
 #[derive(Clone, Debug)]
 enum Backend {
-    Local(Arc<Shared>),
+    /// The fake's state, and its base URL as its clients see it (the base
+    /// of download links).
+    Local(Arc<Shared>, Arc<str>),
     #[cfg(feature = "remote")]
     Remote(Remote),
 }
@@ -62,7 +64,7 @@ enum Backend {
 macro_rules! either {
     ($self:ident, local $s:ident => $local:expr, remote $r:ident => $remote:expr) => {
         match &$self.backend {
-            Backend::Local($s) => $local,
+            Backend::Local($s, _) => $local,
             #[cfg(feature = "remote")]
             Backend::Remote($r) => $remote,
         }
@@ -107,9 +109,11 @@ fn object(v: Value) -> Result<Map<String, Value>, Error> {
 }
 
 impl Control {
-    pub(crate) fn local(shared: Arc<Shared>) -> Self {
+    /// A `Control` of the fake `shared`, whose download links start with
+    /// `base`.
+    pub(crate) fn local(shared: Arc<Shared>, base: &str) -> Self {
         Self {
-            backend: Backend::Local(shared),
+            backend: Backend::Local(shared, Arc::from(base)),
         }
     }
 
@@ -346,6 +350,68 @@ impl Control {
             let path = format!("/_fake/databases/{db}/backups");
             field(r.call(Method::POST, &path, Some(&spec)).await?, "database_backup")
         })
+    }
+
+    /// A database's backups, newest first, as the API lists them now; an
+    /// unknown database is `NotFound("database")`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// let backups = fake.control().backups("my-db-123").await?;
+    /// assert_eq!(backups[0].name, "20181104010000_kibana-3938");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn backups(&self, db: &str) -> Result<Vec<Backup>, Error> {
+        either!(self,
+            local s => super::backups(s, db),
+            remote r => field(r.call(Method::GET, &format!("/_fake/databases/{db}/backups"), None).await?, "database_backups"))
+    }
+
+    /// Every database with its addon id and its backups (newest first), in
+    /// one call: what the dashboard shows.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// let all = fake.control().all_backups().await?;
+    /// assert_eq!(all[0].id, "my-db-123");
+    /// assert_eq!(all[0].database.resource_id, "kibana-3938");
+    /// assert_eq!(all[0].database_backups.len(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn all_backups(&self) -> Result<Vec<DatabaseBackups>, Error> {
+        either!(self,
+            local s => Ok(super::all_backups(s)),
+            remote r => field(r.call(Method::GET, "/_fake/backups", None).await?, "databases"))
+    }
+
+    /// A signed download link of a done backup, as the database API's
+    /// `…/archive` gives it, without an API token. A backup that is not done
+    /// is [`Error::NotDone`]; an unknown database or backup, `NotFound`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// let url = fake.control().download_url("my-db-123", "5b8b36104ffb090be1ac3ce1").await?;
+    /// assert!(url.starts_with(&format!("{}/api/databases/my-db-123/backups/", fake.url())));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn download_url(&self, db: &str, backup: &str) -> Result<String, Error> {
+        match &self.backend {
+            Backend::Local(s, base) => super::download_url(s, db, backup, base),
+            #[cfg(feature = "remote")]
+            Backend::Remote(r) => {
+                let path = format!("/_fake/databases/{db}/backups/{backup}/download_url");
+                field(r.call(Method::GET, &path, None).await?, "download_url")
+            }
+        }
     }
 
     /// Every database in the fixtures format, as it stands now (backups in

@@ -28,7 +28,7 @@ use crate::faults::{Fault, FaultRule};
 use crate::http::routes::{self, Plane};
 use crate::journal::{RecordedRequest, RequestFilter};
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
-use crate::model::{Backup, DatabaseInfo};
+use crate::model::{Backup, DatabaseInfo, Status};
 use crate::shared::Shared;
 use crate::timestamp::Timestamp;
 
@@ -364,6 +364,60 @@ pub(crate) fn reset_database(shared: &Shared, db: &str) -> Result<DatabaseInfo, 
 /// Every database, as `GET /api/databases/:db` shows them.
 pub(crate) fn databases(shared: &Shared) -> Vec<DatabaseInfo> {
     shared.store.databases().iter().map(|db| db.info()).collect()
+}
+
+/// A database's backups, newest first, as the API lists them now.
+pub(crate) fn backups(shared: &Shared, db: &str) -> Result<Vec<Backup>, Error> {
+    Ok(shared.store.db(db).ok_or(Error::NotFound("database"))?.list())
+}
+
+/// A database with its addon id and its backups, as `GET /_fake/backups`
+/// lists them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseBackups {
+    /// Its addon id: its name in database-API paths.
+    pub id: String,
+    /// The database object, as `GET /api/databases/:db` shows it.
+    pub database: DatabaseInfo,
+    /// Its backups, newest first, as the API lists them now.
+    pub database_backups: Vec<Backup>,
+}
+
+/// Every database, with its addon id and its backups (newest first).
+pub(crate) fn all_backups(shared: &Shared) -> Vec<DatabaseBackups> {
+    shared
+        .store
+        .databases()
+        .iter()
+        .map(|db| DatabaseBackups {
+            id: db.addon_id(),
+            database: db.info(),
+            database_backups: db.list(),
+        })
+        .collect()
+}
+
+/// A signed download link of a done backup, as the database API's
+/// `…/archive` gives it: `base` (the fake as the client sees it), the
+/// database as `db` names it, and a token valid for the download lifetime on
+/// the fake's clock. The one place links are signed.
+pub(crate) fn download_url(shared: &Shared, db: &str, backup: &str, base: &str) -> Result<String, Error> {
+    let database = shared.store.db(db).ok_or(Error::NotFound("database"))?;
+    let target = database.archive_target(backup).ok_or(Error::NotFound("backup"))?;
+    if target.status != Status::Done {
+        return Err(Error::NotDone {
+            backup: target.backup_id,
+            status: target.status,
+        });
+    }
+    let ttl = download_ttl(shared).as_secs().min(i64::MAX as u64) as i64;
+    let expires = shared.store.now().div_euclid(1000).saturating_add(ttl);
+    let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
+    Ok(format!(
+        "{}/api/databases/{db}/backups/{}/download?token={token}",
+        base.trim_end_matches('/'),
+        target.backup_id
+    ))
 }
 
 /// Adds a backup in any state to a database, from a fixture-shaped JSON

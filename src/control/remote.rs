@@ -127,8 +127,27 @@ fn error_of(status: u16, body: &Value) -> Error {
                 .unwrap_or_default();
             Error::Invalid(errors)
         }
-        _ => Error::Remote(Some(status), body["error"].as_str().unwrap_or("no message").to_string()),
+        400 if body["code"] == "backup_not_done" => not_done_of(body).unwrap_or_else(|| remote_error(status, body)),
+        _ => remote_error(status, body),
     }
+}
+
+/// An answer the in-process face has no variant for, as it was sent.
+fn remote_error(status: u16, body: &Value) -> Error {
+    Error::Remote(Some(status), body["error"].as_str().unwrap_or("no message").to_string())
+}
+
+/// The [`Error::NotDone`] of a 400 `backup_not_done`, read back from its
+/// message (`backup <id> is <status>: …`).
+fn not_done_of(body: &Value) -> Option<Error> {
+    let rest = body["error"].as_str()?.strip_prefix("backup ")?;
+    let (backup, rest) = rest.split_once(" is ")?;
+    let (status, _) = rest.split_once(':')?;
+    let status = serde_json::from_value(Value::String(status.to_string())).ok()?;
+    Some(Error::NotDone {
+        backup: backup.to_string(),
+        status,
+    })
 }
 
 #[cfg(test)]
@@ -152,5 +171,17 @@ mod tests {
         let e = error_of(422, &serde_json::json!({"errors": {"set": ["is backwards"]}}));
         assert!(matches!(&e, Error::Invalid(f) if f[0].field == "set" && f[0].message == "is backwards"));
         assert!(matches!(error_of(401, &Value::Null), Error::Remote(Some(401), _)));
+        let not_done = Error::NotDone {
+            backup: "65a1b2c3d4e5f60718293a4b".into(),
+            status: crate::Status::Running,
+        };
+        let body = serde_json::json!({"error": not_done.to_string(), "code": "backup_not_done"});
+        let back = error_of(400, &body);
+        assert!(
+            matches!(&back, Error::NotDone { backup, status: crate::Status::Running } if backup == "65a1b2c3d4e5f60718293a4b"),
+            "{back:?}"
+        );
+        let garbled = serde_json::json!({"error": "nope", "code": "backup_not_done"});
+        assert!(matches!(error_of(400, &garbled), Error::Remote(Some(400), _)));
     }
 }

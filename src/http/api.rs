@@ -42,7 +42,7 @@ async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incomi
             let b = db.show(p.backup).ok_or_else(|| response::not_found("backup"))?;
             response::wrapped(StatusCode::OK, "database_backup", &b)
         }
-        Op::ArchiveLink => super::download::archive_link(shared, &db, p.db, p.backup, parts),
+        Op::ArchiveLink => super::download::archive_link(shared, p.db, p.backup, parts),
         Op::ShowDatabase => response::wrapped(StatusCode::OK, "database", &db.info()),
         Op::UpdateDatabase => update_database(&db, read_json(shared, parts, body).await?)?,
         _ => response::not_found("route"),

@@ -1,7 +1,8 @@
 //! The `/_fake` control routes: what a docker-compose test uses to steer the
 //! fake over HTTP. Each handler reads its JSON body, calls the operation of
 //! [`crate::control`] (where every rule lives) and answers its result or its
-//! error. No authentication: this is the fake's own plane.
+//! error. No authentication unless an admin token is set: this is the
+//! fake's own plane.
 //!
 //! | route | does |
 //! |---|---|
@@ -19,6 +20,10 @@
 //! | `DELETE /_fake/databases/:db` | delete one |
 //! | `POST /_fake/databases/:db/reset` | one database back as it was made |
 //! | `POST /_fake/databases/:db/backups` | add a backup in any state (fixture-shaped) |
+//! | `GET /_fake/databases/:db/backups` | `{"database_backups":[…]}`: its backups, newest first |
+//! | `GET /_fake/databases/:db/backups/:id/download_url` | `{"download_url":…}`: a signed link, as `…/archive` gives; 400 `backup_not_done` |
+//! | `GET /_fake/backups` | `{"databases":[{"id","database","database_backups"}]}`: every database, its addon id and backups |
+//! | `GET /_fake/ui` | the dashboard: one HTML page (see [`super::ui`]); open even with an admin token |
 //! | `GET`/`PUT /_fake/state` | every database in the fixtures format; replace them all |
 //! | `GET /_fake/requests?operation=…&database=…&limit=N` | `{"requests":[…]}`: the journal, oldest first |
 //! | `DELETE /_fake/requests` | empties the journal; `{"requests":[]}` |
@@ -34,7 +39,7 @@ use hyper::StatusCode;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::request::{query_pairs, read_json, JsonObject};
+use super::request::{public_base, query_pairs, read_json, JsonObject};
 use super::response::{self, Reply};
 use super::routes::{Op, Params};
 use crate::control;
@@ -119,6 +124,9 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) 
             "database_backup",
             &control::seed_backup(shared, p.db, body).map_err(fail)?,
         ),
+        Op::ListDatabaseBackups | Op::ListAllBackups | Op::DownloadUrl | Op::Dashboard => {
+            dashboard_read(shared, op, p, parts)?
+        }
         Op::ExportState => ok(&control::export_state(shared)),
         Op::ImportState => {
             control::import_state(shared, &Value::Object(body)).map_err(fail)?;
@@ -142,6 +150,25 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) 
             control::remove_fault(shared, p.fault).map_err(fail)?;
             faults(control::faults(shared))
         }
+        _ => response::not_found("route"),
+    })
+}
+
+/// What the dashboard reads: its page, a database's backups, every
+/// database with its backups, a download link.
+fn dashboard_read(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Result<Reply, Reply> {
+    Ok(match op {
+        Op::ListDatabaseBackups => {
+            let list = control::backups(shared, p.db).map_err(fail)?;
+            response::wrapped(StatusCode::OK, "database_backups", &list)
+        }
+        Op::ListAllBackups => response::wrapped(StatusCode::OK, "databases", &control::all_backups(shared)),
+        Op::DownloadUrl => {
+            let base = public_base(shared, parts)?;
+            let url = control::download_url(shared, p.db, p.backup, &base).map_err(fail)?;
+            ok(&json!({ "download_url": url }))
+        }
+        Op::Dashboard => super::ui::page(shared),
         _ => response::not_found("route"),
     })
 }

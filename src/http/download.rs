@@ -15,50 +15,35 @@ use serde_json::json;
 use super::body::{ArchiveStream, Body, FileStream};
 use super::request::public_base;
 use super::response::{self, Reply};
+use crate::control;
 use crate::download::archive::Archive;
 use crate::download::range::{self, RangeOutcome};
 use crate::download::{archive_spec, token::TokenError};
+use crate::error::Error;
 use crate::model::Status;
 use crate::shared::Shared;
-use crate::store::{ArchiveTarget, Db};
+use crate::store::ArchiveTarget;
 
-/// 200 `{"download_url": …}` for a done backup, 400 otherwise.
-pub(crate) fn archive_link(shared: &Shared, db: &Db<'_>, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
-    let Some(target) = db.archive_target(backup) else {
-        return response::not_found("backup");
-    };
-    if target.status != Status::Done {
-        return not_done(&target.backup_id, target.status);
-    }
-    let now = shared.store.now();
-    let ttl = shared
-        .download_ttl
-        .load(std::sync::atomic::Ordering::Relaxed)
-        .min(i64::MAX as u64) as i64;
-    let expires = now.div_euclid(1000).saturating_add(ttl);
-    let token = shared.signer.sign(&target.addon_id, &target.backup_id, expires);
+/// 200 `{"download_url": …}` for a done backup of `db` (already found and
+/// authorized), 400 otherwise; the link is signed by
+/// [`control::download_url`], as the control plane's link is.
+pub(crate) fn archive_link(shared: &Shared, db_in_path: &str, backup: &str, parts: &Parts) -> Reply {
     let base = match public_base(shared, parts) {
         Ok(b) => b,
         Err(reply) => return reply,
     };
-    let url = format!(
-        "{}/api/databases/{db_in_path}/backups/{}/download?token={token}",
-        base.trim_end_matches('/'),
-        target.backup_id
-    );
-    response::json(StatusCode::OK, &json!({ "download_url": url }))
+    match control::download_url(shared, db_in_path, backup, &base) {
+        Ok(url) => response::json(StatusCode::OK, &json!({ "download_url": url })),
+        Err(e) => response::from_error(&e),
+    }
 }
 
 /// 400 for a backup that has no archive (yet).
 fn not_done(id: &str, status: Status) -> Reply {
-    response::error(
-        StatusCode::BAD_REQUEST,
-        &format!(
-            "backup {id} is {}: only a done backup can be downloaded",
-            status.as_str()
-        ),
-        Some("backup_not_done"),
-    )
+    response::from_error(&Error::NotDone {
+        backup: id.to_string(),
+        status,
+    })
 }
 
 /// The token of `?token=…`, percent-decoded, if any.

@@ -9,6 +9,7 @@
 //! - [`download`]: archive links and archive bytes;
 //! - [`control`]: the `/_fake` control API, adapters over [`crate::control`];
 //! - [`platform`]: the `/v1` auth and addon routes the real clients call first;
+//! - [`ui`]: the dashboard's page at `/_fake/ui`;
 //! - [`request`]: reading bodies and credentials;
 //! - [`response`] and [`body`]: JSON and error shapes, streamed bodies.
 
@@ -26,6 +27,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod strict;
+pub mod ui;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -167,7 +169,10 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
         return d;
     };
     d.op = op.name();
-    if matched.route.plane == Plane::Control && op != Op::Health {
+    // The health check and the dashboard's page (static: it holds no data,
+    // and asks for the admin token itself) are open; the rest of `/_fake`
+    // takes the admin token when one is set.
+    if matched.route.plane == Plane::Control && !matches!(op, Op::Health | Op::Dashboard) {
         let authorization = parts.headers.get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
         if let Err(why) = shared.credentials.check_admin(authorization) {
             d.answer = Ok(response::error(hyper::StatusCode::UNAUTHORIZED, &why, None));

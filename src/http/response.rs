@@ -27,11 +27,12 @@ pub fn json_body(status: StatusCode, bytes: Bytes) -> Reply {
     r
 }
 
-/// The answer to a control error: 404 naming the resource, or 422 naming
-/// each field.
+/// The answer to a control error: 404 naming the resource, 422 naming each
+/// field, or 400 `backup_not_done`.
 pub fn from_error(e: &crate::Error) -> Reply {
     match e {
         crate::Error::NotFound(resource) => not_found(resource),
+        crate::Error::NotDone { .. } => error(StatusCode::BAD_REQUEST, &e.to_string(), Some("backup_not_done")),
         crate::Error::Invalid(errors) => unprocessable(errors.iter().map(|e| (e.field.as_str(), e.message.clone()))),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string(), Some("internal")),
     }

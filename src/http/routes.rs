@@ -56,6 +56,10 @@ pub(crate) enum Op {
     DeleteDatabase,
     ResetDatabase,
     SeedBackup,
+    ListDatabaseBackups,
+    ListAllBackups,
+    DownloadUrl,
+    Dashboard,
     ExportState,
     ImportState,
     ListRequests,
@@ -105,6 +109,10 @@ impl Op {
             Op::DeleteDatabase => "fake.databases.delete",
             Op::ResetDatabase => "fake.databases.reset",
             Op::SeedBackup => "fake.backups.seed",
+            Op::ListDatabaseBackups => "fake.database_backups.list",
+            Op::ListAllBackups => "fake.backups.list",
+            Op::DownloadUrl => "fake.backups.download_url",
+            Op::Dashboard => "fake.ui",
             Op::ExportState => "fake.state.export",
             Op::ImportState => "fake.state.import",
             Op::ShowDownloadTtl => "fake.download_ttl.show",
@@ -221,7 +229,18 @@ pub(crate) static ROUTES: &[Route] = &[
     ),
     route("/_fake/databases/:db", Control, &[(Method::DELETE, DeleteDatabase)]),
     route("/_fake/databases/:db/reset", Control, &[(Method::POST, ResetDatabase)]),
-    route("/_fake/databases/:db/backups", Control, &[(Method::POST, SeedBackup)]),
+    route(
+        "/_fake/databases/:db/backups",
+        Control,
+        &[(Method::GET, ListDatabaseBackups), (Method::POST, SeedBackup)],
+    ),
+    route(
+        "/_fake/databases/:db/backups/:backup/download_url",
+        Control,
+        &[(Method::GET, DownloadUrl)],
+    ),
+    route("/_fake/backups", Control, &[(Method::GET, ListAllBackups)]),
+    route("/_fake/ui", Control, &[(Method::GET, Dashboard)]),
     route(
         "/_fake/state",
         Control,
@@ -470,6 +489,9 @@ mod tests {
         assert_eq!(allow("/_fake/requests"), "GET, HEAD, DELETE");
         assert_eq!(allow("/_fake/faults"), "GET, HEAD, POST, DELETE");
         assert_eq!(allow("/_fake/faults/f1"), "DELETE");
+        assert_eq!(allow("/_fake/databases/d/backups"), "GET, HEAD, POST");
+        assert_eq!(allow("/_fake/databases/d/backups/b/download_url"), "GET, HEAD");
+        assert_eq!(allow("/_fake/ui"), "GET, HEAD");
         assert_eq!(allow("/api/databases/d/backups/b/download"), "GET, HEAD");
         for route in ROUTES {
             for m in [

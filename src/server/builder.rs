@@ -181,8 +181,9 @@ impl FakeServerBuilder {
         self
     }
 
-    /// Makes the `/_fake` control API (all but its health check) require
-    /// `Authorization: Bearer <token>`.
+    /// Makes the `/_fake` control API (all but its health check and the
+    /// dashboard's page, `/_fake/ui`, which asks for the token itself)
+    /// require `Authorization: Bearer <token>`.
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.config.admin_token = Some(token.into());
         self

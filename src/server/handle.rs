@@ -103,7 +103,40 @@ impl FakeServer {
     /// # }
     /// ```
     pub fn control(&self) -> crate::Control {
-        crate::Control::local(self.shared.clone())
+        crate::Control::local(self.shared.clone(), &self.public_base())
+    }
+
+    /// The fake's base URL as its clients see it: the public URL when one
+    /// was set, else [`Self::url`].
+    fn public_base(&self) -> String {
+        match &self.shared.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => self.url(),
+        }
+    }
+
+    /// A signed download link of a done backup of `db`, as
+    /// `GET /api/databases/:db/backups/:id/archive` would give a client of
+    /// [`Self::url`] (the public URL is its base when one was set). A backup
+    /// that is not done is [`Error::NotDone`]; an unknown database or backup,
+    /// [`Error::NotFound`].
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use scalingo_db_fake::FakeServer;
+    ///
+    /// let fake = FakeServer::start_blocking();
+    /// let url = fake.download_url("my-db-123", "5b8b36104ffb090be1ac3ce1").unwrap();
+    /// let path = url.strip_prefix(&fake.url()).unwrap();
+    /// let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// write!(s, "HEAD {path} HTTP/1.1\r\nHost: fake\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut head = String::new();
+    /// s.read_to_string(&mut head).unwrap();
+    /// assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    /// assert!(head.contains("content-length: 17484513608"), "{head}");
+    /// ```
+    pub fn download_url(&self, db: &str, backup: &str) -> Result<String, Error> {
+        control::download_url(&self.shared, db, backup, &self.public_base())
     }
 
     /// The seed of every random draw of this server.
