@@ -99,6 +99,14 @@ impl Default for Config {
 
 impl Config {
     /// Checks every setting; the error names each one that is out of range.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Config;
+    /// assert!(Config::default().validate().is_ok());
+    /// let bad = Config { time_scale: 0.0, retention: Some(0), ..Config::default() };
+    /// let err = bad.validate().unwrap_err().to_string();
+    /// assert!(err.contains("invalid retention") && err.contains("invalid time_scale"), "{err}");
+    /// ```
     pub fn validate(&self) -> Result<(), Error> {
         let mut errors = Vec::new();
         if let Err(e) = self.lifecycle.validate() {

@@ -45,6 +45,13 @@ pub struct FieldError {
 
 impl Error {
     /// An [`Error::Invalid`] of one field.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Error;
+    /// let e = Error::invalid("retention", "must be at least 1");
+    /// assert_eq!(e.to_string(), "invalid retention: must be at least 1");
+    /// assert!(matches!(&e, Error::Invalid(fields) if fields[0].field == "retention"));
+    /// ```
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid(vec![FieldError {
             field: field.into(),

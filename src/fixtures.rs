@@ -309,12 +309,31 @@ pub(crate) fn load_embedded() -> Result<FixtureSet, FixtureError> {
 
 /// Loads a fixture file, or every `*.json` file of a folder (in name order);
 /// an `archive_file` must be a regular file inside the fixture file's folder.
+///
+/// ```
+/// use scalingo_db_fake::fixtures::load_path;
+/// let path = std::env::temp_dir().join(format!("fake-doc-load-path-{}.json", std::process::id()));
+/// std::fs::write(&path, r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a"}]}"#).unwrap();
+/// assert_eq!(load_path(&path).unwrap().databases[0].id, "db-1");
+/// # std::fs::remove_file(&path).unwrap();
+/// assert!(load_path(&path).is_err()); // no such file
+/// ```
 pub fn load_path(path: &Path) -> Result<FixtureSet, FixtureError> {
     load_path_in(path, None)
 }
 
 /// Like [`load_path`], with the files an `archive_file` may name confined to
 /// `archive_root` (symlinks resolved) instead of each fixture file's folder.
+///
+/// ```
+/// use scalingo_db_fake::fixtures::load_path_in;
+/// let dir = std::env::temp_dir().join(format!("fake-doc-load-path-in-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// std::fs::write(dir.join("a.json"), r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a"}]}"#).unwrap();
+/// let set = load_path_in(&dir, Some(&dir)).unwrap(); // a folder: every *.json in it
+/// assert_eq!(set.databases[0].resource_name, "r-1");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn load_path_in(path: &Path, archive_root: Option<&Path>) -> Result<FixtureSet, FixtureError> {
     let whole = |message: String| FixtureError {
         path: path.to_path_buf(),
@@ -357,6 +376,15 @@ pub fn load_path_in(path: &Path, archive_root: Option<&Path>) -> Result<FixtureS
 }
 
 /// Parses fixture text (as if read from `path`) on its own.
+///
+/// ```
+/// use std::path::Path;
+/// use scalingo_db_fake::fixtures::parse_str;
+/// let json = r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a"}]}"#;
+/// assert_eq!(parse_str(json, Path::new("db.json")).unwrap().databases[0].id, "db-1");
+/// let err = parse_str(r#"{"databases": [{"id": "db-1"}]}"#, Path::new("bad.json")).unwrap_err();
+/// assert_eq!((err.path.to_str(), err.line), (Some("bad.json"), 1));
+/// ```
 pub fn parse_str(text: &str, path: &Path) -> Result<FixtureSet, FixtureError> {
     let mut set = FixtureSet::default();
     let mut seen = Seen::default();

@@ -32,12 +32,26 @@ pub enum Status {
 
 impl Status {
     /// Whether the backup will not change any more.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Status;
+    /// assert!(Status::Done.is_finished() && Status::Error.is_finished());
+    /// assert!(!Status::Running.is_finished());
+    /// ```
     pub fn is_finished(self) -> bool {
         matches!(self, Status::Done | Status::Error | Status::Cancelled)
     }
 
     /// Order along the life of a backup (`scheduled` < `pending` < `running` <
     /// finished), used to check that status never goes backwards.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Status;
+    /// assert!(Status::Scheduled.rank() < Status::Pending.rank());
+    /// assert!(Status::Pending.rank() < Status::Running.rank());
+    /// assert!(Status::Running.rank() < Status::Done.rank());
+    /// assert_eq!(Status::Done.rank(), Status::Error.rank());
+    /// ```
     pub fn rank(self) -> u8 {
         match self {
             Status::Scheduled => 0,
@@ -49,6 +63,12 @@ impl Status {
     }
 
     /// The wire name (`"done"`, …).
+    ///
+    /// ```
+    /// use scalingo_db_fake::Status;
+    /// assert_eq!(Status::Done.as_str(), "done");
+    /// assert_eq!(serde_json::to_string(&Status::Running).unwrap(), format!("\"{}\"", Status::Running.as_str()));
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Scheduled => "scheduled",
@@ -267,6 +287,12 @@ impl Default for MaintenanceWindow {
 
 impl MaintenanceWindow {
     /// `weekday_utc` if it is a day of the week (0 = Sunday to 6 = Saturday).
+    ///
+    /// ```
+    /// use scalingo_db_fake::MaintenanceWindow;
+    /// assert_eq!(MaintenanceWindow::check_weekday(6), Ok(6));
+    /// assert!(MaintenanceWindow::check_weekday(7).is_err());
+    /// ```
     pub fn check_weekday(n: u64) -> Result<u8, String> {
         u8::try_from(n)
             .ok()
@@ -275,6 +301,12 @@ impl MaintenanceWindow {
     }
 
     /// `starting_hour_utc` if it is an hour of the day (0 to 23).
+    ///
+    /// ```
+    /// use scalingo_db_fake::MaintenanceWindow;
+    /// assert_eq!(MaintenanceWindow::check_starting_hour(23), Ok(23));
+    /// assert!(MaintenanceWindow::check_starting_hour(24).is_err());
+    /// ```
     pub fn check_starting_hour(n: u64) -> Result<u8, String> {
         u8::try_from(n)
             .ok()
@@ -283,6 +315,12 @@ impl MaintenanceWindow {
     }
 
     /// `duration_in_hour` if it is 1 to 24 hours.
+    ///
+    /// ```
+    /// use scalingo_db_fake::MaintenanceWindow;
+    /// assert_eq!(MaintenanceWindow::check_duration(24), Ok(24));
+    /// assert!(MaintenanceWindow::check_duration(0).is_err());
+    /// ```
     pub fn check_duration(n: u64) -> Result<u8, String> {
         u8::try_from(n)
             .ok()

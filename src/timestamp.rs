@@ -30,6 +30,13 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// The instant `millis` (since the Unix epoch) shown in UTC (`+00:00`).
+    ///
+    /// ```
+    /// use scalingo_db_fake::Timestamp;
+    /// let t = Timestamp::from_millis(1_500);
+    /// assert_eq!(t.to_string(), "1970-01-01T00:00:01.500+00:00");
+    /// assert_eq!(t.millis(), 1_500);
+    /// ```
     pub fn from_millis(millis: i64) -> Self {
         Self::rendered(millis, 0)
     }
@@ -52,12 +59,27 @@ impl Timestamp {
     }
 
     /// The instant `millis` shown with the same offset as `self`.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Timestamp;
+    /// let t = Timestamp::parse("2018-09-02T03:00:00.178+02:00").unwrap();
+    /// let later = t.with_same_offset(t.millis() + 1_000);
+    /// assert_eq!(later.to_string(), "2018-09-02T03:00:01.178+02:00");
+    /// ```
     pub fn with_same_offset(&self, millis: i64) -> Self {
         Self::rendered(millis, self.offset_secs)
     }
 
     /// Parses RFC 3339 text in a form Go's `time.Time` accepts (see the
     /// module's doc), keeping it for rendering.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Timestamp;
+    /// let t = Timestamp::parse("2018-09-02T03:00:00.178+02:00").unwrap();
+    /// assert_eq!(t.millis(), 1_535_850_000_178);
+    /// assert_eq!(t.to_string(), "2018-09-02T03:00:00.178+02:00");
+    /// assert!(Timestamp::parse("2018-09-02 03:00:00Z").is_err()); // Go refuses a space
+    /// ```
     pub fn parse(text: &str) -> Result<Self, String> {
         go_shape(text.as_bytes()).map_err(|why| {
             format!("`{text}` is not an RFC 3339 timestamp Go clients accept: {why} (write it like {EXAMPLE})")
@@ -72,11 +94,22 @@ impl Timestamp {
     }
 
     /// Milliseconds since the Unix epoch.
+    ///
+    /// ```
+    /// let t = scalingo_db_fake::Timestamp::parse("1970-01-01T01:00:01.500+01:00").unwrap();
+    /// assert_eq!(t.millis(), 1_500);
+    /// ```
     pub fn millis(&self) -> i64 {
         self.millis
     }
 
     /// The instant in UTC.
+    ///
+    /// ```
+    /// let t = scalingo_db_fake::Timestamp::parse("2018-09-02T03:00:00.178+02:00").unwrap();
+    /// assert_eq!(t.utc().to_string(), "2018-09-02 01:00:00.178 UTC");
+    /// assert_eq!(t.utc().timestamp_millis(), t.millis());
+    /// ```
     pub fn utc(&self) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(self.millis)
             .single()

@@ -134,6 +134,18 @@ impl Control {
 
     /// Sends `token` as the admin token (a fake started with
     /// `--admin-token`); in-process, a no-op.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// use scalingo_db_fake::{Control, FakeServer};
+    /// let fake = FakeServer::builder().admin_token("admin").start().await;
+    /// let control = Control::connect(&fake.url())?;
+    /// assert!(control.now().await.is_err()); // 401 without it
+    /// assert_eq!(control.with_admin_token("admin").seed().await?, fake.seed());
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "remote")]
     pub fn with_admin_token(self, token: impl Into<String>) -> Self {
         match self.backend {
@@ -145,11 +157,34 @@ impl Control {
     }
 
     /// Whether the fake is serving.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// assert!(fake.control().health().await.is_ok());
+    /// assert!(scalingo_db_fake::Control::connect(&fake.url())?.health().await.is_ok());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn health(&self) -> Result<(), Error> {
         either!(self, local _s => Ok(()), remote r => r.call(Method::GET, "/_fake/health", None).await.map(drop))
     }
 
     /// Puts the fake back as it started: fixtures, clock, settings, tokens.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// control.delete_database("my-db-123").await?;
+    /// assert_eq!(control.databases().await?.len(), 2);
+    /// control.reset().await?;
+    /// assert_eq!(control.databases().await?.len(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn reset(&self) -> Result<(), Error> {
         either!(self,
             local s => { super::reset(s); Ok(()) },
@@ -157,6 +192,16 @@ impl Control {
     }
 
     /// The fake's current time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().clock_start_millis(0).start().await;
+    /// let now = fake.control().now().await?;
+    /// assert_eq!(now.to_string(), "1970-01-01T00:00:00.000+00:00");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn now(&self) -> Result<Timestamp, Error> {
         either!(self,
             local s => Ok(super::clock(s).now),
@@ -165,6 +210,19 @@ impl Control {
 
     /// Moves the clock forward by `by` (every backup moves with it); returns
     /// the new time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let t0 = control.now().await?.millis();
+    /// let t1 = control.advance(std::time::Duration::from_secs(60)).await?;
+    /// assert_eq!(t1.millis() - t0, 60_000);
+    /// assert_eq!(fake.now().millis(), t1.millis());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn advance(&self, by: Duration) -> Result<Timestamp, Error> {
         either!(self,
         local s => Ok(super::advance(s, by).now),
@@ -195,6 +253,18 @@ impl Control {
     }
 
     /// Sets the clock to `to` (never backwards); returns the new time.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let now = control.set_time("2030-01-01T00:00:00Z").await?;
+    /// assert_eq!(now.millis(), 1_893_456_000_000);
+    /// assert!(control.set_time("2000-01-01T00:00:00Z").await.is_err()); // backwards
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_time(&self, to: impl crate::IntoTimestamp) -> Result<Timestamp, Error> {
         let to = &to.into_timestamp()?;
         either!(self,
@@ -206,6 +276,16 @@ impl Control {
     }
 
     /// The global lifecycle settings.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// assert_eq!(control.lifecycle().await?, scalingo_db_fake::Lifecycle::default());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn lifecycle(&self) -> Result<Lifecycle, Error> {
         either!(self,
             local s => Ok(super::lifecycle(s)),
@@ -213,6 +293,19 @@ impl Control {
     }
 
     /// Changes the global lifecycle settings for backups created from now on.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::LifecyclePatch;
+    /// let slow = LifecyclePatch { running_secs: Some(120.0), ..Default::default() };
+    /// assert_eq!(control.set_lifecycle(&slow).await?.running_secs, 120.0);
+    /// assert_eq!(control.lifecycle().await?.running_secs, 120.0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_lifecycle(&self, patch: &LifecyclePatch) -> Result<Lifecycle, Error> {
         either!(self,
             local s => super::set_lifecycle(s, patch),
@@ -220,6 +313,19 @@ impl Control {
     }
 
     /// One database's lifecycle override and the settings in effect.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let l = control.database_lifecycle("my-db-123").await?;
+    /// assert_eq!(l.own, scalingo_db_fake::LifecyclePatch::default()); // no override
+    /// assert_eq!(l.effective, control.lifecycle().await?);
+    /// assert!(control.database_lifecycle("nope").await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn database_lifecycle(&self, db: &str) -> Result<DatabaseLifecycle, Error> {
         either!(self,
             local s => super::database_lifecycle(s, db),
@@ -227,6 +333,20 @@ impl Control {
     }
 
     /// Merges `patch` into one database's lifecycle override.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::LifecyclePatch;
+    /// let failing = LifecyclePatch { failure_rate: Some(1.0), ..Default::default() };
+    /// let l = control.set_database_lifecycle("my-db-123", &failing).await?;
+    /// assert_eq!((l.own.failure_rate, l.effective.failure_rate), (Some(1.0), 1.0));
+    /// assert_eq!(control.lifecycle().await?.failure_rate, 0.0); // the global settings stay
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_database_lifecycle(&self, db: &str, patch: &LifecyclePatch) -> Result<DatabaseLifecycle, Error> {
         either!(self,
         local s => super::set_database_lifecycle(s, db, patch),
@@ -237,6 +357,18 @@ impl Control {
     }
 
     /// The retention cap (`None`: no cap).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// assert_eq!(control.retention().await?, None);
+    /// control.set_retention(Some(5)).await?;
+    /// assert_eq!(control.retention().await?, Some(5));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn retention(&self) -> Result<Option<usize>, Error> {
         either!(self,
             local s => Ok(super::retention(s)),
@@ -244,6 +376,18 @@ impl Control {
     }
 
     /// Caps the backups kept per database and applies the cap now; 0 is refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// control.set_retention(Some(1)).await?;
+    /// assert_eq!(control.backups("my-db-123").await?.len(), 1);
+    /// assert!(control.set_retention(Some(0)).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_retention(&self, cap: Option<usize>) -> Result<(), Error> {
         either!(self,
         local s => super::set_retention(s, cap).map(drop),
@@ -254,6 +398,16 @@ impl Control {
     }
 
     /// How long new download links stay valid, on the fake's clock.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// assert_eq!(control.download_ttl().await?, std::time::Duration::from_secs(600)); // the default
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn download_ttl(&self) -> Result<Duration, Error> {
         either!(self,
         local s => Ok(super::download_ttl(s)),
@@ -264,6 +418,19 @@ impl Control {
     }
 
     /// Changes how long new download links stay valid (a second to a year).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use std::time::Duration;
+    /// control.set_download_ttl(Duration::from_secs(30)).await?;
+    /// assert_eq!(control.download_ttl().await?, Duration::from_secs(30));
+    /// assert!(control.set_download_ttl(Duration::ZERO).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn set_download_ttl(&self, ttl: Duration) -> Result<(), Error> {
         either!(self,
         local s => super::set_download_ttl(s, ttl).map(drop).map_err(|e| rename(e, "download_ttl_secs")),
@@ -274,6 +441,15 @@ impl Control {
     }
 
     /// The global seed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().seed(42).start().await;
+    /// assert_eq!(fake.control().seed().await?, 42);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn seed(&self) -> Result<u64, Error> {
         either!(self,
             local s => Ok(super::seed(s)),
@@ -281,6 +457,19 @@ impl Control {
     }
 
     /// Re-seeds every database (`db` = `None`) or gives one a seed of its own.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// control.reseed(7, None).await?;
+    /// assert_eq!(control.seed().await?, 7);
+    /// control.reseed(8, Some("my-db-123")).await?;
+    /// assert!(control.reseed(8, Some("nope")).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn reseed(&self, seed: u64, db: Option<&str>) -> Result<(), Error> {
         either!(self,
         local s => super::reseed(s, seed, db),
@@ -291,11 +480,37 @@ impl Control {
     }
 
     /// Makes a backup `done` now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::Status;
+    /// let b = fake.create_backup("my-db-123")?;
+    /// assert_eq!(control.complete_backup(&b.id).await?.status, Status::Done);
+    /// assert_eq!(fake.backup(&b.id)?.status, Status::Done);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn complete_backup(&self, id: &str) -> Result<Backup, Error> {
         self.finish(id, Outcome::Done).await
     }
 
     /// Makes a backup `error` now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::Status;
+    /// let b = fake.create_backup("my-db-123")?;
+    /// assert_eq!(control.fail_backup(&b.id).await?.status, Status::Error);
+    /// assert_eq!(fake.backup(&b.id)?.status, Status::Error);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn fail_backup(&self, id: &str) -> Result<Backup, Error> {
         self.finish(id, Outcome::Error).await
     }
@@ -311,6 +526,18 @@ impl Control {
     }
 
     /// Every database.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let dbs = control.databases().await?;
+    /// assert_eq!(dbs.len(), 3);
+    /// assert!(dbs.iter().any(|db| db.resource_id == "kibana-3938"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn databases(&self) -> Result<Vec<DatabaseInfo>, Error> {
         either!(self,
             local s => Ok(super::databases(s)),
@@ -321,6 +548,19 @@ impl Control {
     /// field may be left out (`{}` is a PostgreSQL database with a generated
     /// id); returns its id and a token that opens it alone. Tests that each
     /// own a database can share one fake in parallel.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let db = control.create_database(serde_json::json!({"type": "mysql"})).await?;
+    /// assert!(db.id.starts_with("ad-"));
+    /// assert_eq!(fake.database(&db.id)?.resource_id, db.database.resource_id);
+    /// assert!(control.create_database(serde_json::json!([])).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn create_database(&self, spec: Value) -> Result<CreatedDatabase, Error> {
         either!(self,
             local s => super::create_database(s, object(spec)?),
@@ -328,6 +568,18 @@ impl Control {
     }
 
     /// Deletes a database and its backups.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// control.delete_database("my-db-123").await?;
+    /// assert!(fake.database("my-db-123").is_err());
+    /// assert!(control.delete_database("my-db-123").await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn delete_database(&self, db: &str) -> Result<(), Error> {
         either!(self,
             local s => super::delete_database(s, db),
@@ -335,6 +587,19 @@ impl Control {
     }
 
     /// Puts one database back as it was made.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// fake.create_backup("my-db-123")?;
+    /// assert_eq!(fake.backups("my-db-123")?.len(), 4);
+    /// control.reset_database("my-db-123").await?;
+    /// assert_eq!(fake.backups("my-db-123")?.len(), 3);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn reset_database(&self, db: &str) -> Result<DatabaseInfo, Error> {
         either!(self,
             local s => super::reset_database(s, db),
@@ -343,6 +608,20 @@ impl Control {
 
     /// Adds a backup in any state (fixture-shaped JSON: `created_at`, and a
     /// `status` or a `progress`; `id` generated when left out).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::Status;
+    /// let spec = serde_json::json!({"created_at": "2024-01-01T00:00:00.000Z", "status": "error"});
+    /// let b = control.seed_backup("my-db-123", spec).await?;
+    /// assert_eq!(b.status, Status::Error);
+    /// assert_eq!(fake.backup(&b.id)?.status, Status::Error);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn seed_backup(&self, db: &str, spec: Value) -> Result<Backup, Error> {
         either!(self,
         local s => super::seed_backup(s, db, object(spec)?),
@@ -416,6 +695,18 @@ impl Control {
 
     /// Every database in the fixtures format, as it stands now (backups in
     /// progress keep moving on the clock when loaded back).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let state = control.export_state().await?;
+    /// assert_eq!(state["databases"].as_array().unwrap().len(), 3);
+    /// assert_eq!(state["databases"][0]["id"], "my-db-123");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn export_state(&self) -> Result<Value, Error> {
         either!(self,
             local s => Ok(super::export_state(s)),
@@ -425,6 +716,20 @@ impl Control {
     /// Replaces every database with `state` (the fixtures format, as
     /// [`Self::export_state`] gives it), checked like a fixture file: nothing
     /// changes if it is invalid. The clock and settings stay.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// let mut state = control.export_state().await?;
+    /// state["databases"].as_array_mut().unwrap().truncate(1);
+    /// control.import_state(&state).await?;
+    /// assert_eq!(fake.databases(), ["my-db-123"]);
+    /// assert!(control.import_state(&serde_json::json!({"databases": 1})).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn import_state(&self, state: &Value) -> Result<(), Error> {
         either!(self,
             local s => super::import_state(s, state),
@@ -433,6 +738,27 @@ impl Control {
 
     /// The recorded requests `filter` keeps, oldest first (the journal holds
     /// the latest ones only: `--journal-size`, 1000 by default).
+    ///
+    /// ```
+    /// # async fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// #     let mut s = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     let req = format!("GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n");
+    /// #     s.write_all(req.as_bytes()).await.unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).await.unwrap();
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::RequestFilter;
+    /// get(&fake, "/api/databases/my-db-123/backups").await;
+    /// let all = control.requests(&RequestFilter::default()).await?;
+    /// assert_eq!((all.len(), all[0].operation.as_str()), (1, "backups.list"));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn requests(&self, filter: &RequestFilter) -> Result<Vec<RecordedRequest>, Error> {
         either!(self,
         local s => super::requests(s, filter),
@@ -454,6 +780,27 @@ impl Control {
 
     /// How many recorded requests of `operation` (`backups.create`, …) the
     /// journal holds.
+    ///
+    /// ```
+    /// # async fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// #     let mut s = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     let req = format!("GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n");
+    /// #     s.write_all(req.as_bytes()).await.unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).await.unwrap();
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// get(&fake, "/api/databases/my-db-123/backups").await;
+    /// get(&fake, "/api/databases/my-db-123/backups").await;
+    /// assert_eq!(control.count_requests("backups.list").await?, 2);
+    /// assert_eq!(control.count_requests("backups.create").await?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn count_requests(&self, operation: &str) -> Result<usize, Error> {
         Ok(self
             .requests(&RequestFilter::default().operation(operation))
@@ -462,12 +809,54 @@ impl Control {
     }
 
     /// The latest recorded request of `operation`.
+    ///
+    /// ```
+    /// # async fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// #     let mut s = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     let req = format!("GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n");
+    /// #     s.write_all(req.as_bytes()).await.unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).await.unwrap();
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// get(&fake, "/api/databases/my-db-123/backups").await;
+    /// get(&fake, "/api/databases/no-such-db/backups").await;
+    /// let last = control.last_request("backups.list").await?.unwrap();
+    /// assert_eq!((last.database.as_deref(), last.status), (Some("no-such-db"), 404));
+    /// assert!(control.last_request("backups.create").await?.is_none());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn last_request(&self, operation: &str) -> Result<Option<RecordedRequest>, Error> {
         let filter = RequestFilter::default().operation(operation).limit(1);
         Ok(self.requests(&filter).await?.pop())
     }
 
     /// Empties the journal.
+    ///
+    /// ```
+    /// # async fn get(fake: &scalingo_db_fake::FakeServer, path: &str) {
+    /// #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// #     let mut s = tokio::net::TcpStream::connect(fake.address()).await.unwrap();
+    /// #     let auth = format!("Authorization: Bearer {}", fake.token());
+    /// #     let req = format!("GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}\r\nConnection: close\r\n\r\n");
+    /// #     s.write_all(req.as_bytes()).await.unwrap();
+    /// #     s.read_to_end(&mut Vec::new()).await.unwrap();
+    /// # }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// get(&fake, "/api/databases/my-db-123/backups").await;
+    /// control.clear_requests().await?;
+    /// assert_eq!(control.count_requests("backups.list").await?, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn clear_requests(&self) -> Result<(), Error> {
         either!(self,
             local s => { super::clear_requests(s); Ok(()) },
@@ -476,6 +865,20 @@ impl Control {
 
     /// Adds a fault rule; returns it as stored, with its id. Rules apply to
     /// the database API, the `/v1` routes and downloads, never to `/_fake`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::{FaultEffect, FaultMatch, FaultRule};
+    /// let rule = FaultRule::new(FaultEffect::Reset).when(FaultMatch::default().operation("backups.list")).times(1);
+    /// let fault = control.add_fault(rule).await?;
+    /// assert_eq!(fault.remaining, Some(1));
+    /// assert_eq!(control.faults().await?[0].id, fault.id);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn add_fault(&self, rule: FaultRule) -> Result<Fault, Error> {
         either!(self,
         local s => super::add_fault(s, rule),
@@ -487,6 +890,19 @@ impl Control {
 
     /// Every fault rule, in the order they are tried, with its remaining
     /// firings and its hits.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::{FaultEffect, FaultRule};
+    /// control.add_fault(FaultRule::new(FaultEffect::Latency { ms: 10 })).await?;
+    /// let faults = control.faults().await?;
+    /// assert_eq!((faults.len(), faults[0].hits), (1, 0));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn faults(&self) -> Result<Vec<Fault>, Error> {
         either!(self,
             local s => Ok(super::faults(s)),
@@ -494,6 +910,20 @@ impl Control {
     }
 
     /// Removes one fault rule; an unknown id is `NotFound("fault")`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::{FaultEffect, FaultRule};
+    /// let id = control.add_fault(FaultRule::new(FaultEffect::Reset)).await?.id;
+    /// control.remove_fault(&id).await?;
+    /// assert!(control.faults().await?.is_empty());
+    /// assert!(control.remove_fault(&id).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn remove_fault(&self, id: &str) -> Result<(), Error> {
         either!(self,
             local s => super::remove_fault(s, id).map(drop),
@@ -501,6 +931,19 @@ impl Control {
     }
 
     /// Removes every fault rule.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start().await;
+    /// let control = fake.control();
+    /// use scalingo_db_fake::{FaultEffect, FaultRule};
+    /// control.add_fault(FaultRule::new(FaultEffect::Reset)).await?;
+    /// control.clear_faults().await?;
+    /// assert!(control.faults().await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn clear_faults(&self) -> Result<(), Error> {
         either!(self,
             local s => { super::clear_faults(s); Ok(()) },

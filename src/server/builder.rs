@@ -39,6 +39,13 @@ pub struct FakeServerBuilder {
 
 impl FakeServerBuilder {
     /// Starts from a complete configuration.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{Config, FakeServerBuilder};
+    /// let config = Config { seed: Some(3), ..Config::default() };
+    /// let fake = FakeServerBuilder::from_config(config).start_blocking();
+    /// assert_eq!(fake.seed(), 3);
+    /// ```
     pub fn from_config(config: Config) -> Self {
         Self {
             config,
@@ -47,12 +54,27 @@ impl FakeServerBuilder {
     }
 
     /// Loads fixtures from a file or folder instead of the embedded set.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("fake-doc-fixtures-path-{}.json", std::process::id()));
+    /// std::fs::write(&path, r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a"}]}"#).unwrap();
+    /// let fake = scalingo_db_fake::FakeServer::builder().fixtures_path(&path).start_blocking();
+    /// assert_eq!(fake.databases(), ["db-1"]);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn fixtures_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.config.fixtures = FixtureSource::Path(path.into());
         self
     }
 
     /// Uses fixture JSON given as text (checked like a file).
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let json = r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a"}]}"#;
+    /// assert_eq!(FakeServer::builder().fixtures_json(json).start_blocking().databases(), ["db-1"]);
+    /// assert!(FakeServer::builder().fixtures_json("{").try_start_blocking().is_err());
+    /// ```
     pub fn fixtures_json(mut self, json: &str) -> Self {
         match fixtures::parse_str(json, std::path::Path::new("<fixtures_json>")) {
             Ok(set) => {
@@ -66,18 +88,38 @@ impl FakeServerBuilder {
     }
 
     /// Starts with no database at all.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().no_fixtures().start_blocking();
+    /// assert!(fake.databases().is_empty());
+    /// ```
     pub fn no_fixtures(mut self) -> Self {
         self.config.fixtures = FixtureSource::Empty;
         self
     }
 
     /// Fixes the seed of every random draw (ids, outcomes, sizes).
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let a = FakeServer::builder().seed(42).manual_clock().clock_start_millis(0).start_blocking();
+    /// let b = FakeServer::builder().seed(42).manual_clock().clock_start_millis(0).start_blocking();
+    /// assert_eq!(a.seed(), 42);
+    /// assert_eq!(a.create_backup("my-db-123").unwrap().id, b.create_backup("my-db-123").unwrap().id);
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
         self
     }
 
     /// A clock that moves only when the test says so, starting now.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start_blocking();
+    /// let t0 = fake.now().millis();
+    /// std::thread::sleep(std::time::Duration::from_millis(20));
+    /// assert_eq!(fake.now().millis(), t0);
+    /// ```
     pub fn manual_clock(mut self) -> Self {
         self.config.clock = ClockMode::Manual;
         self
@@ -105,12 +147,27 @@ impl FakeServerBuilder {
     }
 
     /// Starts the clock at `millis` since the Unix epoch.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().manual_clock().clock_start_millis(1_535_850_000_178).start_blocking();
+    /// assert_eq!(fake.now().to_string(), "2018-09-02T01:00:00.178+00:00");
+    /// ```
     pub fn clock_start_millis(mut self, millis: i64) -> Self {
         self.config.clock_start = Some(millis);
         self
     }
 
     /// Runs the system clock `scale` times faster than real time.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().time_scale(3600.0).start_blocking();
+    /// let t0 = fake.now().millis();
+    /// std::thread::sleep(std::time::Duration::from_millis(10));
+    /// assert!(fake.now().millis() - t0 >= 36_000); // 10 ms real = 36 s fake
+    /// assert!(FakeServer::builder().time_scale(0.0).try_start_blocking().is_err());
+    /// ```
     pub fn time_scale(mut self, scale: f64) -> Self {
         self.config.time_scale = scale;
         self
@@ -147,12 +204,22 @@ impl FakeServerBuilder {
     }
 
     /// Keeps at most `n` backups per database.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().retention(1).start_blocking();
+    /// assert_eq!(fake.backups("my-db-123").unwrap().len(), 1);
+    /// ```
     pub fn retention(mut self, n: usize) -> Self {
         self.config.retention = Some(n);
         self
     }
 
     /// Sets the token valid for every database (default: a random one).
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().token("secret").start_blocking();
+    /// assert_eq!(fake.token(), "secret");
+    /// ```
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.config.token = Some(token.into());
         self
@@ -176,6 +243,14 @@ impl FakeServerBuilder {
 
     /// How long exchanged JWTs and addon tokens stay valid, in real time
     /// (default one hour; at least a second).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scalingo_db_fake::FakeServer;
+    /// let builder = FakeServer::builder().credential_ttl(Duration::from_secs(60));
+    /// assert_eq!(builder.config().credential_ttl, Duration::from_secs(60));
+    /// assert!(FakeServer::builder().credential_ttl(Duration::ZERO).try_start_blocking().is_err());
+    /// ```
     pub fn credential_ttl(mut self, ttl: Duration) -> Self {
         self.config.credential_ttl = ttl;
         self
@@ -184,24 +259,60 @@ impl FakeServerBuilder {
     /// Makes the `/_fake` control API (all but its health check and the
     /// dashboard's page, `/_fake/ui`, which asks for the token itself)
     /// require `Authorization: Bearer <token>`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// use scalingo_db_fake::{Control, FakeServer};
+    /// let fake = FakeServer::builder().admin_token("admin").start().await;
+    /// let control = Control::connect(&fake.url())?;
+    /// assert!(control.seed().await.is_err()); // no admin token
+    /// assert_eq!(control.with_admin_token("admin").seed().await?, fake.seed());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
         self.config.admin_token = Some(token.into());
         self
     }
 
     /// Accepts every request without a token.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// let fake = scalingo_db_fake::FakeServer::builder().no_auth().start_blocking();
+    /// let mut s = std::net::TcpStream::connect(fake.address()).unwrap();
+    /// write!(s, "GET /api/databases/my-db-123/backups HTTP/1.1\r\nHost: fake\r\nConnection: close\r\n\r\n").unwrap();
+    /// let mut answer = String::new();
+    /// s.read_to_string(&mut answer).unwrap();
+    /// assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    /// ```
     pub fn no_auth(mut self) -> Self {
         self.config.auth = false;
         self
     }
 
     /// How long download links stay valid on the fake's clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scalingo_db_fake::FakeServer;
+    /// let builder = FakeServer::builder().download_ttl(Duration::from_secs(30));
+    /// assert_eq!(builder.config().download_ttl, Duration::from_secs(30));
+    /// assert!(FakeServer::builder().download_ttl(Duration::ZERO).try_start_blocking().is_err());
+    /// ```
     pub fn download_ttl(mut self, ttl: Duration) -> Self {
         self.config.download_ttl = ttl;
         self
     }
 
     /// The base of download links, instead of the host the client used.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().public_url("https://fake.example").start_blocking();
+    /// let url = fake.download_url("my-db-123", "5b8b36104ffb090be1ac3ce1").unwrap();
+    /// assert!(url.starts_with("https://fake.example/api/databases/my-db-123/backups/"), "{url}");
+    /// ```
     pub fn public_url(mut self, url: impl Into<String>) -> Self {
         self.config.public_url = Some(url.into());
         self
@@ -221,6 +332,12 @@ impl FakeServerBuilder {
     }
 
     /// The configuration built so far.
+    ///
+    /// ```
+    /// let builder = scalingo_db_fake::FakeServer::builder().seed(5).no_auth();
+    /// assert_eq!(builder.config().seed, Some(5));
+    /// assert!(!builder.config().auth);
+    /// ```
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -241,6 +358,17 @@ impl FakeServerBuilder {
     }
 
     /// Starts the server on the current tokio runtime, on a free loopback port.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), scalingo_db_fake::Error> {
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().seed(1).try_start().await?;
+    /// assert_eq!(fake.seed(), 1);
+    /// assert!(FakeServer::builder().retention(0).try_start().await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn try_start(self) -> Result<FakeServer, Error> {
         let (shared, token, listener) = self.prepare()?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
@@ -251,6 +379,14 @@ impl FakeServerBuilder {
     }
 
     /// Like [`Self::try_start`], panicking with the reason on failure.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = scalingo_db_fake::FakeServer::builder().no_fixtures().start().await;
+    /// assert!(fake.databases().is_empty());
+    /// # }
+    /// ```
     pub async fn start(self) -> FakeServer {
         match self.try_start().await {
             Ok(s) => s,
@@ -259,6 +395,13 @@ impl FakeServerBuilder {
     }
 
     /// Starts the server on a thread of its own (for tests without a runtime).
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().seed(1).try_start_blocking().unwrap();
+    /// assert_eq!(fake.seed(), 1);
+    /// assert!(FakeServer::builder().retention(0).try_start_blocking().is_err());
+    /// ```
     pub fn try_start_blocking(self) -> Result<FakeServer, Error> {
         let (shared, token, listener) = self.prepare()?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
@@ -283,6 +426,11 @@ impl FakeServerBuilder {
     }
 
     /// Like [`Self::try_start_blocking`], panicking with the reason on failure.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().token("secret").start_blocking();
+    /// assert_eq!(fake.token(), "secret");
+    /// ```
     pub fn start_blocking(self) -> FakeServer {
         match self.try_start_blocking() {
             Ok(s) => s,
@@ -302,16 +450,36 @@ fn random_token() -> String {
 /// How a [`FakeServer`] is started (here, beside the builder they use).
 impl FakeServer {
     /// A builder, for fixtures, clock and settings.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().seed(9).start_blocking();
+    /// assert_eq!(fake.seed(), 9);
+    /// ```
     pub fn builder() -> FakeServerBuilder {
         FakeServerBuilder::default()
     }
 
     /// Starts a fake with the embedded fixtures on the current runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// assert_eq!(fake.databases().len(), 3);
+    /// assert!(fake.database("my-db-123").is_ok());
+    /// # }
+    /// ```
     pub async fn start() -> FakeServer {
         Self::builder().start().await
     }
 
     /// Starts a fake with the embedded fixtures on a thread of its own.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// assert_eq!(fake.databases().len(), 3);
+    /// assert!(fake.database("my-db-123").is_ok());
+    /// ```
     pub fn start_blocking() -> FakeServer {
         Self::builder().start_blocking()
     }

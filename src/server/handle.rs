@@ -74,16 +74,33 @@ impl FakeServer {
     }
 
     /// `http://127.0.0.1:PORT`: the base URL for the code under test.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// assert_eq!(fake.url(), format!("http://{}", fake.address()));
+    /// assert!(fake.url().starts_with("http://127.0.0.1:"));
+    /// ```
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// The socket address served.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// assert!(fake.address().ip().is_loopback());
+    /// assert!(std::net::TcpStream::connect(fake.address()).is_ok());
+    /// ```
     pub fn address(&self) -> SocketAddr {
         self.addr
     }
 
     /// A bearer token valid for every database.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().token("secret").start_blocking();
+    /// assert_eq!(fake.token(), "secret");
+    /// ```
     pub fn token(&self) -> &str {
         &self.token
     }
@@ -140,26 +157,61 @@ impl FakeServer {
     }
 
     /// The seed of every random draw of this server.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().seed(42).start_blocking();
+    /// assert_eq!(fake.seed(), 42);
+    /// ```
     pub fn seed(&self) -> u64 {
         control::seed(&self.shared)
     }
 
     /// The fake's current time.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().manual_clock().clock_start_millis(1_000).start_blocking();
+    /// assert_eq!(fake.now().millis(), 1_000);
+    /// assert_eq!(fake.now().to_string(), "1970-01-01T00:00:01.000+00:00");
+    /// ```
     pub fn now(&self) -> Timestamp {
         control::clock(&self.shared).now
     }
 
     /// Moves the clock forward by `by` (every backup moves with it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().start_blocking();
+    /// let t0 = fake.now().millis();
+    /// fake.advance(Duration::from_secs(90));
+    /// assert_eq!(fake.now().millis() - t0, 90_000);
+    /// ```
     pub fn advance(&self, by: Duration) {
         control::advance(&self.shared, by);
     }
 
     /// Sets the clock to `to`; moving backwards is refused.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::builder().manual_clock().clock_start_millis(0).start_blocking();
+    /// fake.set_time("2024-01-01T00:00:00.000Z").unwrap();
+    /// assert_eq!(fake.now().millis(), 1_704_067_200_000);
+    /// assert!(fake.set_time("2023-01-01T00:00:00Z").is_err()); // backwards
+    /// ```
     pub fn set_time(&self, to: impl crate::IntoTimestamp) -> Result<(), Error> {
         control::set_time(&self.shared, &to.into_timestamp()?).map(drop)
     }
 
     /// The addon ids of every database.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::start_blocking();
+    /// assert_eq!(fake.databases().len(), 3);
+    /// assert!(fake.databases().iter().any(|db| db == "my-db-123"));
+    /// assert!(FakeServer::builder().no_fixtures().start_blocking().databases().is_empty());
+    /// ```
     pub fn databases(&self) -> Vec<String> {
         self.shared.store.databases().iter().map(|db| db.addon_id()).collect()
     }
@@ -204,38 +256,96 @@ impl FakeServer {
     }
 
     /// Creates a manual backup, as `POST …/backups` does.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, Status};
+    /// let fake = FakeServer::builder().manual_clock().start_blocking();
+    /// let b = fake.create_backup("my-db-123").unwrap();
+    /// assert_eq!((b.status, b.size), (Status::Scheduled, None));
+    /// assert_eq!(fake.backups("my-db-123").unwrap()[0].id, b.id);
+    /// assert!(fake.create_backup("nope").is_err());
+    /// ```
     pub fn create_backup(&self, db: &str) -> Result<Backup, Error> {
         Ok(self.shared.store.db(db).ok_or(Error::NotFound("database"))?.create())
     }
 
     /// Makes a backup `done` now.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, Status};
+    /// let fake = FakeServer::builder().manual_clock().start_blocking();
+    /// let b = fake.create_backup("my-db-123").unwrap();
+    /// assert_eq!(fake.complete_backup(&b.id).unwrap().status, Status::Done);
+    /// assert_eq!(fake.backup(&b.id).unwrap().status, Status::Done);
+    /// ```
     pub fn complete_backup(&self, id: &str) -> Result<Backup, Error> {
         control::finish_backup(&self.shared, id, Outcome::Done)
     }
 
     /// Makes a backup `error` now.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, Status};
+    /// let fake = FakeServer::builder().manual_clock().start_blocking();
+    /// let b = fake.create_backup("my-db-123").unwrap();
+    /// let failed = fake.fail_backup(&b.id).unwrap();
+    /// assert_eq!((failed.status, failed.size), (Status::Error, Some(0)));
+    /// assert_eq!(fake.backup(&b.id).unwrap().status, Status::Error);
+    /// ```
     pub fn fail_backup(&self, id: &str) -> Result<Backup, Error> {
         control::finish_backup(&self.shared, id, Outcome::Error)
     }
 
     /// The global lifecycle settings.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, Lifecycle};
+    /// let fake = FakeServer::start_blocking();
+    /// assert_eq!(fake.lifecycle(), Lifecycle::default());
+    /// ```
     pub fn lifecycle(&self) -> Lifecycle {
         control::lifecycle(&self.shared)
     }
 
     /// Changes the global lifecycle settings for backups created from now on.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, LifecyclePatch};
+    /// let fake = FakeServer::start_blocking();
+    /// let always = LifecyclePatch { failure_rate: Some(1.0), ..Default::default() };
+    /// assert_eq!(fake.set_lifecycle(always).unwrap().failure_rate, 1.0);
+    /// assert_eq!(fake.lifecycle().failure_rate, 1.0);
+    /// assert!(fake.set_lifecycle(LifecyclePatch { failure_rate: Some(2.0), ..Default::default() }).is_err());
+    /// ```
     pub fn set_lifecycle(&self, patch: impl Into<LifecyclePatch>) -> Result<Lifecycle, Error> {
         control::set_lifecycle(&self.shared, &patch.into())
     }
 
     /// Changes one database's lifecycle override; returns the settings now
     /// in effect for it.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{FakeServer, LifecyclePatch};
+    /// let fake = FakeServer::start_blocking();
+    /// let slow = LifecyclePatch { running_secs: Some(600.0), ..Default::default() };
+    /// assert_eq!(fake.set_database_lifecycle("my-db-123", slow.clone()).unwrap().running_secs, 600.0);
+    /// assert_eq!(fake.lifecycle().running_secs, 5.0); // the global settings stay
+    /// assert!(fake.set_database_lifecycle("nope", slow).is_err());
+    /// ```
     pub fn set_database_lifecycle(&self, db: &str, patch: impl Into<LifecyclePatch>) -> Result<Lifecycle, Error> {
         control::set_database_lifecycle(&self.shared, db, &patch.into()).map(|l| l.effective)
     }
 
     /// Caps the backups kept per database (`None`: no cap) and applies the
     /// cap now; a cap of 0 is refused.
+    ///
+    /// ```
+    /// let fake = scalingo_db_fake::FakeServer::start_blocking();
+    /// assert_eq!(fake.backups("my-db-123").unwrap().len(), 3);
+    /// fake.set_retention(Some(1)).unwrap();
+    /// assert_eq!(fake.backups("my-db-123").unwrap().len(), 1);
+    /// assert!(fake.set_retention(Some(0)).is_err());
+    /// ```
     pub fn set_retention(&self, cap: Option<usize>) -> Result<(), Error> {
         control::set_retention(&self.shared, cap).map(drop)
     }
@@ -254,12 +364,31 @@ impl FakeServer {
 
     /// Re-seeds every database's generator from `seed`, as if the server
     /// had started with it (ids, outcomes and sizes drawn from now on).
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let a = FakeServer::builder().manual_clock().clock_start_millis(0).start_blocking();
+    /// let b = FakeServer::builder().manual_clock().clock_start_millis(0).start_blocking();
+    /// a.reseed(7);
+    /// b.reseed(7);
+    /// assert_eq!(a.create_backup("my-db-123").unwrap().id, b.create_backup("my-db-123").unwrap().id);
+    /// ```
     pub fn reseed(&self, seed: u64) {
         // Re-seeding every database cannot fail.
         let _ = control::reseed(&self.shared, seed, None);
     }
 
     /// Gives one database a seed of its own.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let a = FakeServer::builder().manual_clock().clock_start_millis(0).start_blocking();
+    /// let b = FakeServer::builder().manual_clock().clock_start_millis(0).start_blocking();
+    /// a.reseed_database("my-db-123", 7).unwrap();
+    /// b.reseed_database("my-db-123", 7).unwrap();
+    /// assert_eq!(a.create_backup("my-db-123").unwrap().id, b.create_backup("my-db-123").unwrap().id);
+    /// assert!(a.reseed_database("nope", 7).is_err());
+    /// ```
     pub fn reseed_database(&self, db: &str, seed: u64) -> Result<(), Error> {
         control::reseed(&self.shared, seed, Some(db))
     }
@@ -442,6 +571,16 @@ impl FakeServer {
     }
 
     /// Stops the server and waits until in-flight requests have finished.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let fake = scalingo_db_fake::FakeServer::start().await;
+    /// let addr = fake.address();
+    /// fake.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # }
+    /// ```
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         self.stop.closed().await;

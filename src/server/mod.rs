@@ -48,6 +48,12 @@ pub struct LoadedFake {
 
 impl LoadedFake {
     /// Loads and checks everything `config` names; nothing is served yet.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{Config, LoadedFake};
+    /// assert!(LoadedFake::new(&Config::default()).is_ok());
+    /// assert!(LoadedFake::new(&Config { retention: Some(0), ..Config::default() }).is_err());
+    /// ```
     pub fn new(config: &Config) -> Result<Self, Error> {
         Ok(Self {
             shared: Arc::new(Shared::build(config, None)?),
@@ -55,12 +61,33 @@ impl LoadedFake {
     }
 
     /// The seed in use (the configured one, or the one drawn).
+    ///
+    /// ```
+    /// use scalingo_db_fake::{Config, LoadedFake};
+    /// let fake = LoadedFake::new(&Config { seed: Some(1), ..Config::default() }).unwrap();
+    /// assert_eq!(fake.seed(), 1);
+    /// ```
     pub fn seed(&self) -> u64 {
         self.shared.store.seed()
     }
 
     /// Serves `listener` until `shutdown` completes, then lets in-flight
     /// requests finish (for up to ten seconds).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use scalingo_db_fake::{Config, LoadedFake};
+    /// let fake = LoadedFake::new(&Config::default()).unwrap();
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(fake.serve(listener, async { stopped.await.unwrap() }));
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_ok());
+    /// stop.send(()).unwrap();
+    /// server.await.unwrap(); // returns once shut down
+    /// # }
+    /// ```
     pub async fn serve(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, rx) = watch::channel(false);
         let server = serve(listener, self.shared, rx, BINARY_GRACE);
