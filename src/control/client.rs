@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::CreatedDatabase;
 use crate::error::Error;
@@ -23,6 +23,8 @@ use crate::timestamp::Timestamp;
 use super::remote::Remote;
 #[cfg(feature = "remote")]
 use hyper::Method;
+#[cfg(feature = "remote")]
+use serde_json::json;
 
 /// Steers a fake: its clock, settings, databases and backups.
 ///
