@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub journal: Journal,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a request's body may take to arrive once its head is in.
+    pub body_read_timeout: Duration,
     /// How long a download link stays valid, on the fake's clock.
     pub download_ttl: Duration,
     /// Base of download links; `None` = the host the client used.
@@ -88,6 +90,7 @@ impl Shared {
             signer: Signer::random(),
             journal: Journal::new(config.journal_size),
             body_limit: config.body_limit,
+            body_read_timeout: config.body_read_timeout,
             download_ttl: config.download_ttl,
             public_url: config.public_url.clone(),
             generated: Default::default(),
