@@ -56,6 +56,9 @@ pub mod download;
 mod error;
 mod faults;
 pub mod fixtures;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod ids;
 mod journal;
