@@ -68,10 +68,48 @@ pub struct Config {
     /// How many of the most recent requests the journal keeps (0: none are
     /// recorded; at most 1 000 000).
     pub journal_size: usize,
+    /// How long a client has to send a request's line and headers; past it
+    /// the connection is closed without an answer. hyper also times the
+    /// wait for the next request of a kept-alive connection with it, so no
+    /// connection stays idle longer than this either. Default 30 s.
+    pub header_read_timeout: Duration,
+    /// How long a handler waits for a request's body once its head is in;
+    /// past it the answer is 408 `{"error","code":"request_timeout"}` and
+    /// the connection is closed. Default 30 s.
+    pub body_read_timeout: Duration,
+    /// How long a kept-alive connection may wait, with no request being
+    /// answered, before it is closed (at most [`Config::header_read_timeout`]
+    /// in effect, see there). Default 15 s.
+    pub idle_timeout: Duration,
+    /// Most client connections open at once. A new client past it takes the
+    /// place of the connection idle the longest (none idle: it gets a 503
+    /// and is closed). Default: the process's open-file limit less
+    /// [`FD_RESERVE`] (512 where the limit cannot be read); at most that.
+    pub max_connections: usize,
+    /// How long [`crate::LoadedFake::serve`] (the binary, on SIGTERM or
+    /// Ctrl-C) lets in-flight requests finish once told to stop; what still
+    /// runs then is cut, and logged as cut by the shutdown. Default 5 s,
+    /// under `docker stop`'s 10 s. A [`crate::FakeServer`] being dropped
+    /// gives its requests one second, whatever this says.
+    pub shutdown_grace: Duration,
 }
 
 /// The largest journal a fake keeps, in requests.
 pub const JOURNAL_SIZE_MAX: usize = 1_000_000;
+
+/// Open files kept free for everything but client connections (the
+/// listener, logs, archive files being sent): the default connection cap
+/// is the open-file limit less this many.
+pub const FD_RESERVE: usize = 64;
+
+/// The connection cap where the open-file limit cannot be read.
+const FALLBACK_MAX_CONNECTIONS: usize = 512;
+
+/// The longest a timeout may be set to.
+const TIMEOUT_MAX: Duration = Duration::from_secs(86_400);
+
+/// The longest shutdown grace.
+const GRACE_MAX: Duration = Duration::from_secs(3_600);
 
 impl Default for Config {
     fn default() -> Self {
@@ -93,6 +131,11 @@ impl Default for Config {
             public_url: None,
             archive_root: None,
             journal_size: 1000,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(15),
+            max_connections: connection_limit(),
+            shutdown_grace: Duration::from_secs(5),
         }
     }
 }
@@ -119,6 +162,11 @@ impl Config {
             check_journal_size(self.journal_size),
             check_download_ttl(self.download_ttl),
             check_public_url(self.public_url.as_deref()),
+            check_timeout("header_read_timeout", self.header_read_timeout),
+            check_timeout("body_read_timeout", self.body_read_timeout),
+            check_timeout("idle_timeout", self.idle_timeout),
+            check_max_connections(self.max_connections),
+            check_shutdown_grace(self.shutdown_grace),
         ] {
             if let Err(Error::Invalid(e)) = check {
                 errors.extend(e.into_iter().map(|e| (e.field, e.message)));
@@ -209,4 +257,71 @@ pub(crate) fn check_journal_size(size: usize) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// A timeout runs from a millisecond to a day.
+fn check_timeout(field: &str, timeout: Duration) -> Result<(), Error> {
+    if !(Duration::from_millis(1)..=TIMEOUT_MAX).contains(&timeout) {
+        return Err(Error::invalid(
+            field,
+            format!("must be from 1 ms to a day, got {} s", timeout.as_secs_f64()),
+        ));
+    }
+    Ok(())
+}
+
+/// The shutdown grace runs from 0 (cut at once) to an hour.
+fn check_shutdown_grace(grace: Duration) -> Result<(), Error> {
+    if grace > GRACE_MAX {
+        return Err(Error::invalid(
+            "shutdown_grace",
+            format!("must be from 0 to 3600 s, got {} s", grace.as_secs_f64()),
+        ));
+    }
+    Ok(())
+}
+
+/// The connection cap lets at least one client in and stays below the
+/// open-file limit, [`FD_RESERVE`] files short of it.
+fn check_max_connections(cap: usize) -> Result<(), Error> {
+    let most = connection_limit();
+    if !(1..=most).contains(&cap) {
+        return Err(Error::invalid(
+            "max_connections",
+            format!("must be from 1 to {most} (the open-file limit less {FD_RESERVE}), got {cap}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The most connections this process can hold: its open-file limit less
+/// [`FD_RESERVE`] (at least 1), or 512 where the limit cannot be read.
+pub fn connection_limit() -> usize {
+    match open_file_limit() {
+        Some(limit) => usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(FD_RESERVE)
+            .max(1),
+        None => FALLBACK_MAX_CONNECTIONS,
+    }
+}
+
+/// The process's soft limit on open files (`RLIMIT_NOFILE`), if it can be
+/// read and is finite.
+#[cfg(unix)]
+fn open_file_limit() -> Option<libc::rlim_t> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` only writes the `rlimit` it is given, which lives
+    // for the whole call.
+    let status = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    (status == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// Not read off other systems.
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<u64> {
+    None
 }

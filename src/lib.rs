@@ -59,6 +59,9 @@ mod download;
 mod error;
 mod faults;
 pub mod fixtures;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod ids;
 mod journal;

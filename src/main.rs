@@ -117,6 +117,26 @@ struct Cli {
     #[arg(long, env = "JOURNAL_SIZE", default_value_t = Config::default().journal_size)]
     journal_size: usize,
 
+    /// Seconds a client has to send a request's line and headers (hyper also times a kept-alive connection's wait for its next request with it).
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value_t = Config::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+
+    /// Seconds a request's body may take once its head is in (late: 408, connection closed).
+    #[arg(long, env = "BODY_READ_TIMEOUT", default_value_t = Config::default().body_read_timeout.as_secs())]
+    body_read_timeout: u64,
+
+    /// Seconds a kept-alive connection may stay with no request being answered before it is closed.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value_t = Config::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+
+    /// Most connections open at once (default: the open-file limit less 64); past it the connection idle the longest is closed to make room.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C; what still runs then is cut.
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = Config::default().shutdown_grace.as_secs())]
+    shutdown_grace: u64,
+
     /// Log filter: error, warn, info (one line per request), debug, trace.
     #[arg(long, env = "LOG", default_value = "info")]
     log: String,
@@ -165,6 +185,11 @@ fn main() -> ExitCode {
         public_url: cli.public_url.clone(),
         archive_root: cli.archive_root.clone(),
         journal_size: cli.journal_size,
+        header_read_timeout: Duration::from_secs(cli.header_read_timeout),
+        body_read_timeout: Duration::from_secs(cli.body_read_timeout),
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_connections: cli.max_connections,
+        shutdown_grace: Duration::from_secs(cli.shutdown_grace),
     };
     let prepared = match LoadedFake::new(&config) {
         Ok(p) => p,

@@ -3,6 +3,7 @@
 //! rules and the request settings, built once from a checked [`Config`].
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::config::{Config, FixtureSource};
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub journal: Journal,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How long a request's body may take to arrive once its head is in.
+    pub body_read_timeout: Duration,
     /// How long a download link stays valid, on the fake's clock.
     /// (Seconds; a control call can change it at run time.)
     pub download_ttl: std::sync::atomic::AtomicU64,
@@ -88,6 +91,7 @@ impl Shared {
             signer: Signer::random(),
             journal: Journal::new(config.journal_size),
             body_limit: config.body_limit,
+            body_read_timeout: config.body_read_timeout,
             download_ttl: config.download_ttl.as_secs().into(),
             public_url: config.public_url.clone(),
             generated: Default::default(),

@@ -1391,6 +1391,6 @@ fn dropping_a_blocking_fake_does_not_wait_long_for_a_half_sent_request() {
     std::thread::sleep(std::time::Duration::from_millis(20));
     let t0 = std::time::Instant::now();
     drop(fake);
-    // The grace period of an in-process server is one second (the binary's is ten).
+    // The grace period of an in-process server is one second (the binary's is five).
     assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{:?}", t0.elapsed());
 }

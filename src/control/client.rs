@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
-#[cfg(feature = "remote")]
-use serde_json::json;
 use serde_json::{Map, Value};
 
 use super::{CreatedDatabase, DatabaseBackups};
@@ -25,6 +23,8 @@ use crate::timestamp::Timestamp;
 use super::remote::Remote;
 #[cfg(feature = "remote")]
 use hyper::Method;
+#[cfg(feature = "remote")]
+use serde_json::json;
 
 /// Steers a fake: its clock, settings, databases and backups.
 ///

@@ -264,11 +264,36 @@ impl hyper::body::Body for Body {
     }
 }
 
-/// A download the client ended early costs nothing more and logs one line.
+/// A download the client ended early costs nothing more and logs one line;
+/// so does one the shutdown cut at the end of its grace period.
 fn log_cut_short(label: &str, remaining: u64) {
-    if remaining > 0 {
+    if remaining == 0 {
+        return;
+    }
+    if SHUTTING_DOWN.get() {
+        tracing::warn!("download of {label} cut by the shutdown with {remaining} bytes unsent");
+    } else {
         tracing::info!("download of {label} ended by the client with {remaining} bytes unsent");
     }
+}
+
+std::thread_local! {
+    /// Set while the shutdown drops what is still running on a connection.
+    static SHUTTING_DOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `drop_it` (which drops a connection and the bodies it is sending)
+/// so that a body it drops half-sent logs "cut by the shutdown", not "ended
+/// by the client". The drop runs on this thread, within the call.
+pub(crate) fn dropped_by_shutdown<R>(drop_it: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            SHUTTING_DOWN.set(self.0);
+        }
+    }
+    let _reset = Reset(SHUTTING_DOWN.replace(true));
+    drop_it()
 }
 
 impl Drop for ArchiveStream {

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body as _, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_LENGTH};
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_LENGTH};
 use hyper::http::request::Parts;
 use hyper::StatusCode;
 
@@ -32,7 +32,8 @@ pub(crate) fn authorize(shared: &Shared, parts: &Parts, target: Option<&str>) ->
 pub(crate) type JsonObject = serde_json::Map<String, serde_json::Value>;
 
 /// Reads a request body up to the limit: `Ok(None)` when empty, 413 past the
-/// limit, 400 when it is not a JSON object.
+/// limit, 408 when it does not arrive within the body read timeout, 400 when
+/// it is not a JSON object.
 pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) -> Result<Option<JsonObject>, Reply> {
     let limit = shared.body_limit;
     let too_large = || {
@@ -53,7 +54,11 @@ pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) ->
     if body.is_end_stream() {
         return Ok(None);
     }
-    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(shared.body_read_timeout, Limited::new(body, limit).collect());
+    let Ok(collected) = read.await else {
+        return Err(body_timed_out(shared));
+    };
+    let bytes: Bytes = match collected {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
         Err(e) => {
@@ -80,6 +85,22 @@ pub(crate) async fn read_json(shared: &Shared, parts: &Parts, body: Incoming) ->
             Some("bad_request"),
         )),
     }
+}
+
+/// The answer to a body that did not arrive in time: 408, and the
+/// connection closed (the rest of the body is never read).
+fn body_timed_out(shared: &Shared) -> Reply {
+    let mut r = response::error(
+        StatusCode::REQUEST_TIMEOUT,
+        &format!(
+            "the request body did not arrive within {} s",
+            shared.body_read_timeout.as_secs_f64()
+        ),
+        Some("request_timeout"),
+    );
+    r.headers_mut()
+        .insert(CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    r
 }
 
 /// The `key=value` pairs of a query string, percent-decoded (`+` is a

@@ -1,39 +1,101 @@
-//! The accept loop: one hyper HTTP/1.1 connection task per client, until the
-//! stop signal; then in-flight requests get a grace period to finish.
+//! The accept loop: one hyper HTTP/1.1 connection task per client, within
+//! the limits, until the stop signal; then in-flight requests get a grace
+//! period to finish, and what still runs at its end is cut.
+//!
+//! The limits, per connection: hyper's header read timeout (on a timer), the
+//! idle timer (no request being answered for `idle_timeout`: closed), and
+//! the cap on open connections (past it, the connection idle the longest
+//! makes room, see [`Connections::admit`]). The body read timeout is the
+//! handlers' (`http::request::read_json`).
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper::service::{service_fn, HttpService};
+use hyper::Request;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::http;
+use super::conns::{Connections, Lease};
+use super::service::{self, Described};
+use crate::config::Config;
+use crate::http::{self, response::Reply, Reset};
 use crate::shared::Shared;
 
-/// How long in-flight requests get to finish once the binary is told to stop.
-pub(crate) const BINARY_GRACE: Duration = Duration::from_secs(10);
-/// The same for an in-process server being dropped: a test should not wait
-/// long for a client that left a request half-sent.
+/// How long in-flight requests get to finish when an in-process server is
+/// dropped: a test should not wait long for a client that left a request
+/// half-sent.
 pub(crate) const IN_PROCESS_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves `listener` until `stop` says so, then lets in-flight requests finish
-/// (up to `grace`).
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-    grace: Duration,
-) {
-    let graceful = GracefulShutdown::new();
+/// How long the connections cut at the end of the grace get to be dropped.
+const CUT_WAIT: Duration = Duration::from_secs(1);
+
+/// What the accept loop enforces, from the settings, and its grace.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// hyper's header read timeout (also its wait for a next request).
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay with no request being answered.
+    pub idle_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// How long in-flight requests get to finish once told to stop.
+    pub grace: Duration,
+}
+
+impl Limits {
+    /// The limits `config` sets, with `grace` to finish in-flight requests.
+    pub fn new(config: &Config, grace: Duration) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            grace,
+        }
+    }
+}
+
+/// Where the server is in its life, as every connection task sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Told to stop: finish the request in flight, then close.
+    Draining,
+    /// The grace is over: drop everything now.
+    Cut,
+}
+
+/// Serves `listener` until `stop` says so, then lets in-flight requests
+/// finish (up to the grace) and cuts the rest.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>, limits: Limits) {
+    serve_with(listener, stop, limits, move |req| http::handle(shared.clone(), req)).await;
+}
+
+/// [`serve`], with the function that answers each request.
+async fn serve_with<H, F>(listener: TcpListener, mut stop: watch::Receiver<bool>, limits: Limits, handler: H)
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Result<Reply, Reset>> + Send + 'static,
+{
+    let connections = Connections::new(limits.max_connections);
+    let (phase, _) = watch::channel(Phase::Serving);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    let mut refusals = Refusals::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors, most likely: back off
                         // rather than spin on the error.
@@ -42,21 +104,20 @@ pub(crate) async fn serve(
                         continue;
                     }
                 };
+                let Some(lease) = connections.admit() else {
+                    refusals.refuse(&stream, peer, limits.max_connections);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let service = service_fn(move |req| {
-                    let shared = shared.clone();
-                    // An error (a fault rule's reset) closes the connection
-                    // without a response.
-                    async move { http::handle(shared, req).await }
+                let slot = lease.slot().clone();
+                let handler = handler.clone();
+                let service = service_fn(move |req: Request<Incoming>| {
+                    let busy = slot.begin();
+                    let what = Described::of(&req);
+                    service::answer(handler(req), busy, what)
                 });
-                let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!("connection ended: {e}");
-                    }
-                });
+                let conn = http.serve_connection(TokioIo::new(stream), service);
+                tokio::spawn(drive(conn, lease, phase.subscribe(), limits.idle_timeout, peer));
             }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
@@ -66,7 +127,232 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!("shutdown: some requests were still running after {grace:?}");
+    drain(&phase, limits.grace).await;
+}
+
+/// Tells every connection to finish its request and close, waits for them
+/// up to `grace`, then cuts those still open.
+async fn drain(phase: &watch::Sender<Phase>, grace: Duration) {
+    phase.send_replace(Phase::Draining);
+    if tokio::time::timeout(grace, phase.closed()).await.is_ok() {
+        return;
+    }
+    let open = phase.receiver_count();
+    tracing::warn!("shutdown: {open} connection(s) still running after {grace:?}: cutting them");
+    phase.send_replace(Phase::Cut);
+    if tokio::time::timeout(CUT_WAIT, phase.closed()).await.is_err() {
+        tracing::warn!("shutdown: some connections were not dropped in time");
+    }
+}
+
+/// A hyper connection the task drives: a future that can be asked to
+/// finish its request and close.
+trait Conn: Future<Output = hyper::Result<()>> {
+    fn graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Conn for http1::Connection<I, S>
+where
+    S: HttpService<Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http1::Connection::graceful_shutdown(self);
+    }
+}
+
+/// Drives one connection to its end: closes it once idle for `idle` (hyper
+/// then closes it if it waits for a request, and leaves a first request's
+/// half-received head to the header timeout), when the server drains, or
+/// when the registry evicts it (at once if no request is being answered);
+/// drops it when the shutdown cuts.
+async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>, idle: Duration, peer: SocketAddr) {
+    let mut conn = Box::pin(conn);
+    let slot = lease.slot().clone();
+    let mut timer = Box::pin(tokio::time::sleep(idle));
+    let mut closing = false;
+    let close = |conn: Pin<&mut C>, closing: &mut bool, why: &str| {
+        if !std::mem::replace(closing, true) {
+            tracing::debug!("closing the connection from {peer}: {why}");
+            conn.graceful_shutdown();
+        }
+    };
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!("connection from {peer} ended: {e}");
+                }
+                return;
+            }
+            // Not guarded by `closing`: a connection hyper could not close
+            // gracefully (a first request's head half-received) still
+            // gives its place back when evicted. The registry evicts a
+            // connection once at most.
+            () = slot.evicted() => {
+                if !slot.is_busy() {
+                    // Nothing is being answered: drop it now, so its file
+                    // is free for the new connection at once.
+                    tracing::debug!("closed the connection from {peer} to make room for a new one");
+                    return;
+                }
+                close(conn.as_mut(), &mut closing, "making room for a new one");
+            }
+            () = timer.as_mut(), if !closing => match slot.idle_deadline(idle) {
+                Some(due) if due <= Instant::now() => close(conn.as_mut(), &mut closing, "idle"),
+                Some(due) => timer.as_mut().reset(due),
+                None => timer.as_mut().reset(Instant::now() + idle),
+            },
+            changed = phase.changed() => {
+                let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Cut };
+                match now {
+                    Phase::Serving => {}
+                    Phase::Draining => close(conn.as_mut(), &mut closing, "shutting down"),
+                    Phase::Cut => {
+                        let stage = if slot.is_busy() { "while being answered" } else { "before it was fully received" };
+                        tracing::warn!("request from {peer} cut by the shutdown {stage}");
+                        http::body::dropped_by_shutdown(|| drop(conn));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Refusals of connections past the cap when none is idle: each gets a 503
+/// (best effort: one non-blocking write) and is closed; one log line a
+/// second at most.
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<Instant>,
+    unlogged: u64,
+}
+
+impl Refusals {
+    fn refuse(&mut self, stream: &TcpStream, peer: SocketAddr, cap: usize) {
+        const BODY: &str = r#"{"error":"too many connections, every one busy: retry later","code":"overloaded"}"#;
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             retry-after: 1\r\nconnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let _ = stream.try_write(answer.as_bytes());
+        self.unlogged += 1;
+        if self.last_logged.map_or(true, |t| t.elapsed() >= Duration::from_secs(1)) {
+            tracing::warn!(
+                "{cap} connections open, every one busy: refused {} (the last from {peer})",
+                self.unlogged
+            );
+            self.last_logged = Some(Instant::now());
+            self.unlogged = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use hyper::StatusCode;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server of at most `cap` connections whose handler panics on
+    /// `/panic`, takes two seconds on `/slow`, and answers 200 `{}` at once
+    /// elsewhere.
+    async fn test_server(cap: usize) -> (SocketAddr, watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, rx) = watch::channel(false);
+        let limits = Limits {
+            header_read_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: cap,
+            grace: Duration::from_secs(1),
+        };
+        let handler = |req: Request<Incoming>| async move {
+            match req.uri().path() {
+                "/panic" => panic!("a handler bug"),
+                "/slow" => tokio::time::sleep(Duration::from_secs(2)).await,
+                _ => {}
+            }
+            Ok(http::response::json_body(StatusCode::OK, Bytes::from_static(b"{}")))
+        };
+        tokio::spawn(serve_with(listener, rx, limits, handler));
+        (addr, stop)
+    }
+
+    /// `GET path` on a kept-alive `stream`: the status and the body of the
+    /// one response (it has a `content-length`).
+    async fn get(stream: &mut TcpStream, path: &str) -> (u16, String) {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        get_response(stream).await
+    }
+
+    /// The status and body of the next response on `stream`.
+    async fn get_response(stream: &mut TcpStream) -> (u16, String) {
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf));
+            let n = read.await.expect("a response within 10 s").unwrap();
+            assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&raw));
+            raw.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                continue;
+            };
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.parse::<usize>().ok())
+                .expect("a content-length");
+            if body.len() >= length {
+                let status = head[9..12].parse().unwrap();
+                return (status, body[..length].to_string());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_handler_answers_500_and_the_connection_and_server_go_on() {
+        let (addr, _stop) = test_server(8).await;
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let (status, body) = get(&mut conn, "/panic").await;
+        assert_eq!(status, 500);
+        assert_eq!(body, r#"{"error":"internal error","code":"internal"}"#);
+        // The same connection, then a new one, are served.
+        assert_eq!(get(&mut conn, "/ok").await, (200, "{}".to_string()));
+        let mut other = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(get(&mut other, "/ok").await.0, 200);
+        assert_eq!(get(&mut other, "/panic").await.0, 500);
+        assert_eq!(get(&mut other, "/ok").await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_with_every_connection_busy_a_new_client_gets_a_503() {
+        let (addr, _stop) = test_server(1).await;
+        let mut busy = TcpStream::connect(addr).await.unwrap();
+        busy.write_all(b"GET /slow HTTP/1.1\r\nHost: test\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut refused = TcpStream::connect(addr).await.unwrap();
+        let mut raw = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), refused.read_to_end(&mut raw));
+        read.await.expect("closed within 5 s").unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 503 "), "{text}");
+        assert!(text.ends_with(r#""code":"overloaded"}"#), "{text}");
+        // The busy one is answered, and its place then serves a new client.
+        assert_eq!(get_response(&mut busy).await.0, 200);
+        drop(busy);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut next = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(get(&mut next, "/ok").await.0, 200);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use super::accept::{serve, IN_PROCESS_GRACE};
+use super::accept::{serve, Limits, IN_PROCESS_GRACE};
 use super::handle::FakeServer;
 use crate::clock::ClockMode;
 use crate::config::{Config, FixtureSource};
@@ -331,6 +331,51 @@ impl FakeServerBuilder {
         self
     }
 
+    /// How long a client has to send a request's line and headers before
+    /// its connection is closed (default 30 s; from 1 ms to a day). hyper
+    /// times a kept-alive connection's wait for its next request with it too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().header_read_timeout(Duration::from_secs(2)).start_blocking();
+    /// # drop(fake);
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a request's body may take once its head is in (default
+    /// 30 s; from 1 ms to a day); late, it is answered 408 and its
+    /// connection closed.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.body_read_timeout = timeout;
+        self
+    }
+
+    /// How long a kept-alive connection may stay with no request being
+    /// answered before it is closed (default 15 s; from 1 ms to a day).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// Most connections open at once (default: the open-file limit less
+    /// [`crate::config::FD_RESERVE`]; at least 1, at most that). Past it, the
+    /// connection idle the longest is closed to make room for a new one.
+    ///
+    /// ```
+    /// use scalingo_db_fake::FakeServer;
+    /// let fake = FakeServer::builder().max_connections(16).start_blocking();
+    /// # drop(fake);
+    /// assert!(FakeServer::builder().max_connections(0).try_start_blocking().is_err());
+    /// ```
+    pub fn max_connections(mut self, cap: usize) -> Self {
+        self.config.max_connections = cap;
+        self
+    }
+
     /// The configuration built so far.
     ///
     /// ```
@@ -343,7 +388,7 @@ impl FakeServerBuilder {
     }
 
     /// The shared state, its global token and a bound loopback listener.
-    fn prepare(&self) -> Result<(Arc<Shared>, String, StdListener), Error> {
+    fn prepare(&self) -> Result<(Arc<Shared>, String, StdListener, Limits), Error> {
         if let Some(e) = &self.fixture_error {
             return Err(Error::Fixture(e.clone()));
         }
@@ -354,7 +399,7 @@ impl FakeServerBuilder {
         }
         let listener = StdListener::bind(("127.0.0.1", 0)).map_err(Error::Bind)?;
         listener.set_nonblocking(true).map_err(Error::Bind)?;
-        Ok((shared, token, listener))
+        Ok((shared, token, listener, Limits::new(&self.config, IN_PROCESS_GRACE)))
     }
 
     /// Starts the server on the current tokio runtime, on a free loopback port.
@@ -370,11 +415,11 @@ impl FakeServerBuilder {
     /// # }
     /// ```
     pub async fn try_start(self) -> Result<FakeServer, Error> {
-        let (shared, token, listener) = self.prepare()?;
+        let (shared, token, listener, limits) = self.prepare()?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let listener = TcpListener::from_std(listener).map_err(Error::Bind)?;
         let (stop, rx) = watch::channel(false);
-        tokio::spawn(serve(listener, shared.clone(), rx, IN_PROCESS_GRACE));
+        tokio::spawn(serve(listener, shared.clone(), rx, limits));
         Ok(FakeServer::new(shared, addr, token, stop, None))
     }
 
@@ -403,7 +448,7 @@ impl FakeServerBuilder {
     /// assert!(FakeServer::builder().retention(0).try_start_blocking().is_err());
     /// ```
     pub fn try_start_blocking(self) -> Result<FakeServer, Error> {
-        let (shared, token, listener) = self.prepare()?;
+        let (shared, token, listener, limits) = self.prepare()?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -416,7 +461,7 @@ impl FakeServerBuilder {
             .spawn(move || {
                 runtime.block_on(async move {
                     match TcpListener::from_std(listener) {
-                        Ok(l) => serve(l, served, rx, IN_PROCESS_GRACE).await,
+                        Ok(l) => serve(l, served, rx, limits).await,
                         Err(e) => tracing::error!("cannot serve: {e}"),
                     }
                 })

@@ -1,6 +1,10 @@
-//! Running a fake, in three rooms:
+//! Running a fake, in five rooms:
 //!
-//! - `accept`: the accept loop and graceful shutdown;
+//! - `accept`: the accept loop, the limits of each connection, and graceful
+//!   shutdown;
+//! - `conns`: the open connections against the cap, and which is idle;
+//! - `service`: one request wrapped: its panics caught, its connection busy
+//!   until its body is sent;
 //! - `builder`: [`FakeServerBuilder`], settings of an in-process fake, and
 //!   its start;
 //! - `handle`: [`FakeServer`], the handle a test holds.
@@ -10,7 +14,9 @@
 
 mod accept;
 mod builder;
+mod conns;
 mod handle;
+mod service;
 
 use std::sync::Arc;
 
@@ -23,7 +29,7 @@ pub use handle::FakeServer;
 use crate::config::Config;
 use crate::error::Error;
 use crate::shared::Shared;
-use accept::{serve, BINARY_GRACE};
+use accept::{serve, Limits};
 
 /// The old name of [`LoadedFake`].
 #[deprecated(since = "0.2.0", note = "renamed LoadedFake")]
@@ -44,6 +50,7 @@ pub type Prepared = LoadedFake;
 /// ```
 pub struct LoadedFake {
     shared: Arc<Shared>,
+    limits: Limits,
 }
 
 impl LoadedFake {
@@ -57,6 +64,7 @@ impl LoadedFake {
     pub fn new(config: &Config) -> Result<Self, Error> {
         Ok(Self {
             shared: Arc::new(Shared::build(config, None)?),
+            limits: Limits::new(config, config.shutdown_grace),
         })
     }
 
@@ -72,7 +80,8 @@ impl LoadedFake {
     }
 
     /// Serves `listener` until `shutdown` completes, then lets in-flight
-    /// requests finish (for up to ten seconds).
+    /// requests finish for up to [`Config::shutdown_grace`] (5 s by default)
+    /// and cuts what still runs.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -90,7 +99,7 @@ impl LoadedFake {
     /// ```
     pub async fn serve(self, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
         let (stop, rx) = watch::channel(false);
-        let server = serve(listener, self.shared, rx, BINARY_GRACE);
+        let server = serve(listener, self.shared, rx, self.limits);
         tokio::pin!(server);
         tokio::select! {
             () = &mut server => return,

@@ -6,6 +6,7 @@
 //! - [`fake`]: in-process fakes on a manual clock, and the database API calls
 //!   tests make on a running fake.
 //! - [`binary`]: the crate's binary, started, stopped with SIGTERM, waited for.
+//! - [`conn`]: raw connections held open, fed slowly, watched for their close.
 //! - [`archive`]: reading `.tar.gz` bodies in Rust and with the system tools.
 //! - [`files`]: temporary folders.
 //! - [`tools`]: system tools a test needs, failing clearly when one is missing.
@@ -13,6 +14,7 @@
 
 pub mod archive;
 pub mod binary;
+pub mod conn;
 pub mod fake;
 pub mod files;
 pub mod http;
