@@ -154,6 +154,15 @@ pub struct FeatureFixture {
 
 impl FeatureFixture {
     /// The feature as the API shows it.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use scalingo_db_fake::{fixtures::parse_str, FeatureStatus};
+    /// let json = r#"{"databases": [{"id": "db-1", "database_id": "597601234ffb097af4f3099b", "resource_name": "r-1", "type": "postgresql", "app": "a", "features": [{"name": "force-ssl"}]}]}"#;
+    /// let set = parse_str(json, Path::new("db.json")).unwrap();
+    /// let feature = set.databases[0].features[0].feature();
+    /// assert_eq!((feature.name.as_str(), feature.status), ("force-ssl", FeatureStatus::Activated));
+    /// ```
     pub fn feature(&self) -> DatabaseFeature {
         DatabaseFeature {
             name: self.name.clone(),
@@ -179,6 +188,13 @@ pub struct MaintenanceWindowFixture {
 
 impl MaintenanceWindowFixture {
     /// The window, defaults filled in, or what is out of range.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{fixtures::MaintenanceWindowFixture, MaintenanceWindow};
+    /// let w = MaintenanceWindowFixture { weekday_utc: Some(1), ..Default::default() }.window().unwrap();
+    /// assert_eq!(w, MaintenanceWindow { weekday_utc: 1, ..MaintenanceWindow::default() });
+    /// assert!(MaintenanceWindowFixture { weekday_utc: Some(7), ..Default::default() }.window().is_err());
+    /// ```
     pub fn window(&self) -> Result<MaintenanceWindow, String> {
         let d = MaintenanceWindow::default();
         Ok(MaintenanceWindow {
@@ -282,6 +298,12 @@ pub struct ProgressFixture {
 
 impl ProgressFixture {
     /// The lifecycle fields this backup sets for itself.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{fixtures::ProgressFixture, LifecyclePatch};
+    /// let p: ProgressFixture = serde_json::from_value(serde_json::json!({"outcome": "done", "running_secs": 30})).unwrap();
+    /// assert_eq!(p.phases(), LifecyclePatch { running_secs: Some(30.0), ..Default::default() });
+    /// ```
     pub fn phases(&self) -> LifecyclePatch {
         LifecyclePatch {
             scheduled_secs: self.scheduled_secs,

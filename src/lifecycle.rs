@@ -207,6 +207,14 @@ impl From<&LifecyclePatch> for LifecyclePatch {
 
 impl LifecyclePatch {
     /// `self` with the fields `over` sets replaced.
+    ///
+    /// ```
+    /// use scalingo_db_fake::LifecyclePatch;
+    /// let base = LifecyclePatch { running_secs: Some(30.0), failure_rate: Some(0.5), ..Default::default() };
+    /// let over = LifecyclePatch { running_secs: Some(60.0), ..Default::default() };
+    /// let merged = base.merged(&over);
+    /// assert_eq!((merged.running_secs, merged.failure_rate), (Some(60.0), Some(0.5)));
+    /// ```
     pub fn merged(&self, over: &LifecyclePatch) -> LifecyclePatch {
         LifecyclePatch {
             scheduled_secs: over.scheduled_secs.or(self.scheduled_secs),
@@ -221,6 +229,13 @@ impl LifecyclePatch {
 
 impl Lifecycle {
     /// `self` with the fields `patch` sets replaced.
+    ///
+    /// ```
+    /// use scalingo_db_fake::{Lifecycle, LifecyclePatch};
+    /// let patch = LifecyclePatch { running_secs: Some(60.0), ..Default::default() };
+    /// let l = Lifecycle::default().patched(&patch);
+    /// assert_eq!((l.running_secs, l.scheduled_secs), (60.0, Lifecycle::default().scheduled_secs));
+    /// ```
     pub fn patched(&self, patch: &LifecyclePatch) -> Lifecycle {
         Lifecycle {
             scheduled_secs: patch.scheduled_secs.unwrap_or(self.scheduled_secs),
@@ -233,6 +248,13 @@ impl Lifecycle {
     }
 
     /// Checks every field; the map is field → messages, as in a 422 body.
+    ///
+    /// ```
+    /// use scalingo_db_fake::Lifecycle;
+    /// assert!(Lifecycle::default().validate().is_ok());
+    /// let bad = Lifecycle { failure_rate: 2.0, ..Lifecycle::default() };
+    /// assert_eq!(bad.validate().unwrap_err()[0].0, "failure_rate");
+    /// ```
     pub fn validate(&self) -> Result<(), Vec<(&'static str, String)>> {
         let mut errors = Vec::new();
         for (field, secs) in [
@@ -282,6 +304,11 @@ impl Lifecycle {
     }
 
     /// The phase durations in milliseconds.
+    ///
+    /// ```
+    /// let p = scalingo_db_fake::Lifecycle { running_secs: 1.5, ..Default::default() }.phases();
+    /// assert_eq!(p.running_ms, 1_500);
+    /// ```
     pub fn phases(&self) -> Phases {
         let ms = |s: f64| (s * 1000.0).round().max(0.0) as u64;
         Phases {
