@@ -87,20 +87,6 @@ fn field<T: DeserializeOwned>(_: Value, _: &str) -> Result<T, Error> {
     unreachable!("no remote backend without the `remote` feature")
 }
 
-/// `e` with its field renamed as the HTTP face names it, so both backends
-/// report the same field.
-fn rename(e: Error, field: &str) -> Error {
-    match e {
-        Error::Invalid(mut errors) => {
-            for f in &mut errors {
-                f.field = field.to_string();
-            }
-            Error::Invalid(errors)
-        }
-        other => other,
-    }
-}
-
 fn object(v: Value) -> Result<Map<String, Value>, Error> {
     match v {
         Value::Object(m) => Ok(m),
@@ -433,7 +419,7 @@ impl Control {
     /// ```
     pub async fn set_download_ttl(&self, ttl: Duration) -> Result<(), Error> {
         either!(self,
-        local s => super::set_download_ttl(s, ttl).map(drop).map_err(|e| rename(e, "download_ttl_secs")),
+        local s => super::set_download_ttl(s, ttl).map(drop),
         remote r => {
             let body = json!({ "download_ttl_secs": ttl.as_secs() });
             r.call(Method::PUT, "/_fake/download_ttl", Some(&body)).await.map(drop)

@@ -114,9 +114,9 @@ pub(crate) fn download_ttl(shared: &Shared) -> Duration {
 }
 
 /// Changes how long new download links stay valid (from a second to a year;
-/// field `download_ttl`); links already given keep their expiry.
+/// field `download_ttl_secs`, as the route's body names it); links already given keep their expiry.
 pub(crate) fn set_download_ttl(shared: &Shared, ttl: Duration) -> Result<Duration, Error> {
-    config::check_download_ttl(ttl)?;
+    config::check_download_ttl(ttl).map_err(|e| rename_field(e, "download_ttl_secs"))?;
     shared.download_ttl.store(ttl.as_secs(), Ordering::Relaxed);
     Ok(download_ttl(shared))
 }

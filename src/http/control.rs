@@ -96,7 +96,7 @@ fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: JsonObject) 
                 )
             })?;
             let ttl = control::set_download_ttl(shared, Duration::from_secs(secs));
-            download_ttl(ttl.map_err(|e| fail(rename(e, "download_ttl_secs")))?)
+            download_ttl(ttl.map_err(fail)?)
         }
         Op::ShowSeed => ok(&json!({ "seed": control::seed(shared) })),
         Op::SetSeed => {
@@ -188,19 +188,6 @@ fn faults(faults: Vec<Fault>) -> Reply {
 
 fn download_ttl(ttl: Duration) -> Reply {
     ok(&json!({ "download_ttl_secs": ttl.as_secs() }))
-}
-
-/// `e` with its field renamed to the body's.
-fn rename(e: Error, field: &str) -> Error {
-    match e {
-        Error::Invalid(mut errors) => {
-            for f in &mut errors {
-                f.field = field.to_string();
-            }
-            Error::Invalid(errors)
-        }
-        other => other,
-    }
 }
 
 fn ok<T: Serialize + ?Sized>(value: &T) -> Reply {
