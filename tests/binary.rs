@@ -530,3 +530,21 @@ fn the_compose_clients_steps_pass_against_the_binary() {
     let bytes = std::fs::read(&archive).expect("the archive was downloaded");
     assert!(bytes.starts_with(&[0x1f, 0x8b]), "a gzip archive");
 }
+
+#[test]
+fn a_client_that_shuts_its_write_side_after_sending_still_gets_its_answer() {
+    use std::io::{Read, Write};
+    let r = start(&[]);
+    let mut s = std::net::TcpStream::connect(r.address()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {LIST} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let resp = common::parse_response(&raw).unwrap_or_else(|| panic!("no whole response: {raw:?}"));
+    assert_eq!(resp.status, 200);
+}

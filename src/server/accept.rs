@@ -50,7 +50,15 @@ pub(crate) async fn serve(
                     // without a response.
                     async move { http::handle(shared, req).await }
                 });
-                let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                // half_close: while a request is in flight, hyper does not
+                // read ahead to detect an early EOF; that read would find the
+                // buffer still shared with the request and allocate a fresh
+                // one for every request. It also answers clients that shut
+                // their write side after sending.
+                let conn = http1::Builder::new()
+                    .keep_alive(true)
+                    .half_close(true)
+                    .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
