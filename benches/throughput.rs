@@ -21,6 +21,12 @@
 //! 4. **Download**: GB/s of a 4 GiB archive fetched through the `download_url` of
 //!    `GET …/backups/:id/archive`, vs the bare server streaming as many bytes as clones
 //!    of one 64 KiB chunk, and the growth of the process's peak RSS while it streams.
+//! 5. **External**: the list of section 1 served by the fake's binary, a process of its
+//!    own at its default settings (`--log info`: one line per request, written to a
+//!    file), vs this bench re-run as a bare hyper process serving the same bytes, both
+//!    driven by the load generator here (and by `wrk` when it is on `PATH`). The binary
+//!    is the one cargo builds for the bench (`target/release/scalingo-db-fake`, the
+//!    `--release` settings), or `BENCH_FAKE_BIN=path`.
 //!
 //! Servers run on a multi-thread tokio runtime of their own, the load generator on
 //! another; loopback only (127.0.0.1), every loop bounded in time or count. Each load is
@@ -31,7 +37,8 @@
 //! Run: `cargo bench --bench throughput` (about 30 s, 40 s with `wrk`), or a short smoke run with
 //! `cargo bench --bench throughput -- --quick` (or `BENCH_QUICK=1`). `BENCH_CONNS=N`
 //! changes the number of connections of the list loads (default 64);
-//! `BENCH_ONLY=list,start,big,download` runs only the sections named (e.g. to profile one).
+//! `BENCH_ONLY=list,start,big,download,external` runs only the sections named (e.g. to
+//! profile one): `BENCH_ONLY=external cargo bench --bench throughput` measures the binary.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -66,7 +73,7 @@ const CHUNK: usize = 64 * 1024;
 
 struct Opts {
     quick: bool,
-    /// `BENCH_ONLY=list,start,big,download`: the sections to run (default: all).
+    /// `BENCH_ONLY=list,start,big,download,external`: the sections to run (default: all).
     only: Option<String>,
     conns: usize,
     /// Slices each load is cut into (run ABBA, fake and baseline alternating).
@@ -1368,8 +1375,253 @@ fn bench_download(o: &Opts, server: &Runtime, client: &Runtime, rows: &mut Vec<R
 }
 
 // ---------------------------------------------------------------------------------------
+// 5. External: the release binary at its defaults vs a bare hyper process
+// ---------------------------------------------------------------------------------------
+
+/// In the environment of this bench re-run as the baseline process: the file of the
+/// list body it serves.
+const BASELINE_BODY_ENV: &str = "BENCH_BASELINE_BODY";
+/// The bearer token the external fake is started with.
+const EXTERNAL_TOKEN: &str = "bench-token";
+
+/// This bench binary re-run as a bare hyper server process (section 5): serves the body
+/// in `path` (and nothing else of note) until killed.
+fn serve_baseline_process(path: &str) {
+    let body = std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("baseline runtime");
+    let limit = Baseline::start(&rt, Bytes::from(body), 0);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening http://{}", limit.addr)
+        .and_then(|()| out.flush())
+        .expect("stdout");
+    drop(out);
+    rt.block_on(std::future::pending::<()>());
+}
+
+/// A server in a process of its own, killed on drop.
+struct Process {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl Process {
+    /// Spawns `cmd` and waits for its `listening http://ADDR` line on stdout.
+    fn spawn(mut cmd: std::process::Command) -> Result<Process, String> {
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        }
+        let addr = line
+            .trim()
+            .strip_prefix("listening http://")
+            .and_then(|a| a.parse().ok());
+        let Some(addr) = addr else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{:?} printed {line:?}, not `listening http://ADDR`",
+                cmd.get_program()
+            ));
+        };
+        Ok(Process { child, addr })
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The fake's binary: `BENCH_FAKE_BIN` if set, else the one cargo built for this bench
+/// (same settings as `--release`), else `scalingo-db-fake` in this bench's profile
+/// folder (`<target>/release/`, wherever the target folder is).
+fn fake_binary() -> Result<std::path::PathBuf, String> {
+    if let Some(path) = std::env::var_os("BENCH_FAKE_BIN") {
+        return Ok(path.into());
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_scalingo-db-fake") {
+        return Ok(path.into());
+    }
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // <target>/release/deps/throughput-HASH
+    let release = exe.parent().and_then(|deps| deps.parent()).ok_or("no target folder")?;
+    let path = release.join("scalingo-db-fake");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "no {} (build it with `cargo build --release`, or set BENCH_FAKE_BIN)",
+            path.display()
+        ))
+    }
+}
+
+/// Starts the fake's binary with `fixture` at its default settings (log level
+/// included), its log in `log`, and the baseline process serving the fake's list body.
+fn start_external(bin: &std::path::Path, dir: &std::path::Path) -> Result<(Process, Process, Bytes), String> {
+    let fixture = dir.join("list.json");
+    std::fs::write(&fixture, list_fixture()).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(dir.join("fake.log")).map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(bin);
+    cmd.env_clear()
+        .args(["--port", "0", "--seed", "1", "--token", EXTERNAL_TOKEN, "--fixtures"])
+        .arg(&fixture)
+        .stderr(log);
+    let fake = Process::spawn(cmd)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let req = request(fake.addr, LIST_PATH, EXTERNAL_TOKEN, "");
+    let (status, body) = rt.block_on(fetch(fake.addr, &req)).map_err(|e| e.to_string())?;
+    if status != 200 {
+        return Err(format!(
+            "the fake answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let body_file = dir.join("body.json");
+    std::fs::write(&body_file, &body).map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+    cmd.env(BASELINE_BODY_ENV, &body_file);
+    let limit = Process::spawn(cmd)?;
+    let (s2, b2) = rt
+        .block_on(fetch(limit.addr, &request(limit.addr, LIST_PATH, EXTERNAL_TOKEN, "")))
+        .map_err(|e| e.to_string())?;
+    if s2 != 200 || b2 != body {
+        return Err("the baseline process does not serve the fake's bytes".into());
+    }
+    Ok((fake, limit, Bytes::from(body)))
+}
+
+fn bench_external(o: &Opts, client: &Runtime, rows: &mut Vec<Row>) {
+    println!(
+        "\n== 5. external: the fake's binary at its defaults (log info: a line per request, to a file) vs a \
+         bare hyper process, GET {LIST_PATH} (20 done backups), {} connections",
+        o.conns
+    );
+    let bin = match fake_binary() {
+        Ok(b) => b,
+        Err(e) => return println!("skipped: {e}"),
+    };
+    let dir = std::env::temp_dir().join(format!("scalingo-db-fake-bench-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let (fake, limit, body) = match start_external(&bin, &dir) {
+        Ok(started) => started,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return println!("skipped: {e}");
+        }
+    };
+    println!("binary: {}; body: {} bytes of JSON", bin.display(), body.len());
+    let fake_req = request(fake.addr, LIST_PATH, EXTERNAL_TOKEN, "");
+    let limit_req = request(limit.addr, LIST_PATH, EXTERNAL_TOKEN, "");
+    let targets: [(SocketAddr, &[u8]); 2] = [(fake.addr, &fake_req), (limit.addr, &limit_req)];
+    let mut r = compare(client, &targets, o.conns, o.warmup, o.measure, o.rounds).into_iter();
+    let (f, l) = (r.next().expect("fake"), r.next().expect("limit"));
+    for (name, r) in [("fake binary", &f), ("bare hyper", &l)] {
+        println!(
+            "{name:<12} {:>9.0} req/s   p50 {:>6.0} µs   p99 {:>6.0} µs   errors {}   slices: {}",
+            r.rps,
+            r.p50_us,
+            r.p99_us,
+            r.errors,
+            slices_text(&r.slices)
+        );
+    }
+    let ratio = f.rps / l.rps;
+    println!("ratio fake/bare: {ratio:.3} (target >= 0.9)");
+    rows.push(row(
+        "external: list 20, rps (binary, log info)",
+        fmt_rps(f.rps),
+        fmt_rps(l.rps),
+        format!("{ratio:.3}"),
+        ">= 0.9",
+    ));
+    external_wrk(o, &fake, &limit, rows);
+    let lines = std::fs::read_to_string(dir.join("fake.log")).map_or(0, |t| t.lines().count());
+    println!("the fake logged {lines} lines");
+    drop((fake, limit));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On-CPU time so far of every thread of process `pid` (`/proc/PID/task/*/schedstat`).
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let mut total = 0_u64;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(stat) = std::fs::read_to_string(entry.ok()?.path().join("schedstat")) else {
+            continue;
+        };
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// The same two processes under `wrk`, when it is on `PATH`: a warm-up each, then
+/// `o.rounds` runs each in ABBA order; requests/s and on-CPU time per request of each
+/// server process (the fake's includes its log thread).
+fn external_wrk(o: &Opts, fake: &Process, limit: &Process, rows: &mut Vec<Row>) {
+    let secs = (o.measure.as_secs() / 2).max(2);
+    let procs = [fake, limit];
+    let urls = procs.map(|p| format!("http://{}{LIST_PATH}", p.addr));
+    if urls.iter().any(|u| wrk(u, EXTERNAL_TOKEN, o.conns, 1).is_none()) {
+        return;
+    }
+    let (mut rps, mut cpu_us) = ([0.0, 0.0], [0.0, 0.0]);
+    let rounds = o.rounds.max(2);
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let before = process_cpu(procs[i].child.id());
+            let r = wrk(&urls[i], EXTERNAL_TOKEN, o.conns, secs).unwrap_or(0.0);
+            let after = process_cpu(procs[i].child.id());
+            if let (Some(b), Some(a)) = (before, after) {
+                cpu_us[i] += us(a.saturating_sub(b)) / (r * secs as f64).max(1.0) / rounds as f64;
+            }
+            rps[i] += r / rounds as f64;
+        }
+    }
+    let ([wf, wl], [cf, cl]) = (rps, cpu_us);
+    println!(
+        "wrk -t2 -c{} -d{secs}s, {rounds} runs each (ABBA): fake {wf:.0} req/s, bare {wl:.0} req/s, ratio {:.3}",
+        o.conns,
+        wf / wl
+    );
+    println!(
+        "on-CPU time per request under wrk: fake {cf:.1} µs, bare {cl:.1} µs (+{:.1} µs)",
+        cf - cl
+    );
+    rows.push(row(
+        "external: list 20, rps (binary, log info, wrk)",
+        fmt_rps(wf),
+        fmt_rps(wl),
+        format!("{:.3}", wf / wl),
+        ">= 0.9",
+    ));
+    rows.push(row(
+        "external: server CPU per request (wrk)",
+        format!("{cf:.1} µs"),
+        format!("{cl:.1} µs"),
+        format!("{:.3}", cf / cl),
+        "",
+    ));
+}
+
+// ---------------------------------------------------------------------------------------
 
 fn main() {
+    if let Some(path) = std::env::var_os(BASELINE_BODY_ENV) {
+        return serve_baseline_process(&path.to_string_lossy());
+    }
     let o = Opts::from_env();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let server = tokio::runtime::Builder::new_multi_thread()
@@ -1401,6 +1653,9 @@ fn main() {
     }
     if o.runs("download") {
         bench_download(&o, &server, &client, &mut rows);
+    }
+    if o.runs("external") {
+        bench_external(&o, &client, &mut rows);
     }
     println!("\n== summary ({:.1} s)", started.elapsed().as_secs_f64());
     print_table(&rows);

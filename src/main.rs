@@ -3,16 +3,24 @@
 //! `Config::default()`), for docker-compose and local demos.
 //!
 //! `scalingo-db-fake healthcheck` asks a running fake's `/_fake/health`, so a
-//! container image needs no curl.
+//! container image needs no curl. Logs are written off the request path
+//! (see `cli::logging`).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod cli;
+
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use cli::health;
+use cli::logging::{self, LogFormat};
 use scalingo_db_fake::{ClockMode, Config, FixtureSource, Lifecycle, LoadedFake};
+
+/// How long, at exit, the log gets to write its last lines.
+const LOG_FLUSH: Duration = Duration::from_secs(1);
 
 /// An in-memory fake of Scalingo's database API (backups).
 #[derive(Parser, Debug)]
@@ -25,9 +33,13 @@ struct Cli {
     #[arg(long, env = "BIND", default_value = "127.0.0.1")]
     bind: std::net::IpAddr,
 
-    /// Port to listen on; 0 picks a free one.
+    /// Port to listen on; 0 picks a free one (see --port-file).
     #[arg(long, env = "PORT", default_value_t = 8080)]
     port: u16,
+
+    /// File the fake writes the port it listens on to, and `healthcheck` reads it from (for --port 0).
+    #[arg(long, env = "PORT_FILE")]
+    port_file: Option<PathBuf>,
 
     /// Fixture file or folder of *.json files (default: the embedded set).
     #[arg(long, env = "FIXTURES")]
@@ -137,27 +149,72 @@ struct Cli {
     #[arg(long, env = "SHUTDOWN_GRACE", default_value_t = Config::default().shutdown_grace.as_secs())]
     shutdown_grace: u64,
 
-    /// Log filter: error, warn, info (one line per request), debug, trace.
+    /// Log filter: error, warn, info (one line per request; health checks and /_fake reads at debug), debug, trace.
     #[arg(long, env = "LOG", default_value = "info")]
     log: String,
+
+    /// Log lines as `text` or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Exit 0 if the fake on --port (on 127.0.0.1) answers its health check.
+    /// Exit 0 if the fake on --port (or the port in --port-file), on loopback, answers its health check.
     Healthcheck,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Healthcheck) = cli.command {
-        return healthcheck(cli.port);
+        return health::healthcheck(cli.bind, cli.port, cli.port_file.as_deref());
     }
-    if let Err(e) = init_logging(&cli.log) {
-        eprintln!("scalingo-db-fake: invalid --log `{}`: {e}", cli.log);
-        return ExitCode::from(2);
-    }
-    let config = Config {
+    let log = match logging::init(&cli.log, cli.log_format) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("scalingo-db-fake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = start(cli);
+    // A stderr nobody reads must not hold the exit: the last lines get a
+    // bounded time.
+    log.flush(LOG_FLUSH);
+    code
+}
+
+/// Loads the fake, starts the runtime and serves until a signal.
+fn start(cli: Cli) -> ExitCode {
+    let config = config(&cli);
+    let prepared = match LoadedFake::new(&config) {
+        Ok(p) => p,
+        Err(scalingo_db_fake::Error::Invalid(errors)) => {
+            // Name each setting as the user gave it: its flag and variable.
+            for e in errors {
+                let flag = e.field.replace('_', "-");
+                let var = e.field.to_ascii_uppercase();
+                eprintln!("scalingo-db-fake: invalid --{flag} ({var}): {}", e.message);
+            }
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("scalingo-db-fake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scalingo-db-fake: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli, config, prepared))
+}
+
+/// The library's settings, from the flags.
+fn config(cli: &Cli) -> Config {
+    Config {
         fixtures: cli
             .fixtures
             .clone()
@@ -190,31 +247,7 @@ fn main() -> ExitCode {
         idle_timeout: Duration::from_secs(cli.idle_timeout),
         max_connections: cli.max_connections,
         shutdown_grace: Duration::from_secs(cli.shutdown_grace),
-    };
-    let prepared = match LoadedFake::new(&config) {
-        Ok(p) => p,
-        Err(scalingo_db_fake::Error::Invalid(errors)) => {
-            // Name each setting as the user gave it: its flag and variable.
-            for e in errors {
-                let flag = e.field.replace('_', "-");
-                let var = e.field.to_ascii_uppercase();
-                eprintln!("scalingo-db-fake: invalid --{flag} ({var}): {}", e.message);
-            }
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("scalingo-db-fake: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("scalingo-db-fake: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(run(cli, config, prepared))
+    }
 }
 
 async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
@@ -227,6 +260,29 @@ async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
         }
     };
     let local = listener.local_addr().unwrap_or(addr);
+    if let Some(path) = &cli.port_file {
+        if let Err(e) = health::write_port_file(path, local.port()) {
+            eprintln!("scalingo-db-fake: cannot write the port file {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    log_start(&config, &prepared);
+    let shutdown = shutdown_signal();
+    tracing::info!("dashboard: http://{local}/_fake/ui");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening http://{local}").and_then(|()| out.flush());
+    }
+    prepared.serve(listener, shutdown).await;
+    if let Some(path) = &cli.port_file {
+        health::remove_port_file(path, local.port());
+    }
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// The start-up lines: seed, fixtures, auth warnings, clock.
+fn log_start(config: &Config, prepared: &LoadedFake) {
     tracing::info!(
         "seed {} (replay this run with --seed {})",
         prepared.seed(),
@@ -251,15 +307,6 @@ async fn run(cli: Cli, config: Config, prepared: LoadedFake) -> ExitCode {
         }
     }
     tracing::info!("clock {:?}, time scale {}", config.clock, config.time_scale);
-    let shutdown = shutdown_signal();
-    tracing::info!("dashboard: http://{local}/_fake/ui");
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening http://{local}").and_then(|()| out.flush());
-    }
-    prepared.serve(listener, shutdown).await;
-    tracing::info!("stopped");
-    ExitCode::SUCCESS
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
@@ -297,38 +344,4 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 fn parse_instant(text: &str) -> Result<i64, String> {
     scalingo_db_fake::Timestamp::parse(text).map(|t| t.millis())
-}
-
-fn init_logging(filter: &str) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| e.to_string())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init()
-        .map_err(|e| e.to_string())
-}
-
-fn healthcheck(port: u16) -> ExitCode {
-    let ask = || -> std::io::Result<bool> {
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-        s.set_read_timeout(Some(Duration::from_secs(2)))?;
-        s.write_all(b"GET /_fake/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-        let mut head = [0u8; 12];
-        s.read_exact(&mut head)?;
-        Ok(head.starts_with(b"HTTP/1.1 200"))
-    };
-    match ask() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => {
-            eprintln!("scalingo-db-fake healthcheck: not healthy");
-            ExitCode::FAILURE
-        }
-        Err(e) => {
-            eprintln!("scalingo-db-fake healthcheck: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }

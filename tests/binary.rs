@@ -1,13 +1,23 @@
 //! The binary as a user runs it: flags, the `listening` line, one log line
-//! per request, clear failures, graceful stop, and a system clock that moves
-//! backups on its own.
+//! per request (never waited for), clear failures, graceful stop, a system
+//! clock that moves backups on its own, its health check, the image's
+//! settings and the compose example.
 mod common;
 
-use std::process::Stdio;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::binary::{self, start};
 use common::fake::Api;
+use common::files::TempDir;
+use serde_json::{json, Value};
+
+/// The embedded database the load tests list, and its token.
+const LIST: &str = "/api/databases/my-db-123/backups";
+const TOKEN: &str = "my-db-123-token";
 
 #[test]
 fn it_prints_exactly_one_listening_line_with_the_port_it_took() {
@@ -196,4 +206,345 @@ async fn a_seed_and_a_clock_start_make_runs_repeatable_to_the_id() {
     );
     assert_eq!(ids[0], ids[1]);
     assert_eq!(ids[0].1, "20240101000000_kibana-3938");
+}
+
+// ---------------------------------------------------------------------------
+// The log: never waited for
+// ---------------------------------------------------------------------------
+
+/// The binary at the default log level (info: a line per request) on a free
+/// port, its stderr piped.
+fn start_default_log(extra: &[&str]) -> binary::Running {
+    let mut cmd = binary::command();
+    cmd.args(["--port", "0"]).args(extra).stderr(Stdio::piped());
+    binary::run(cmd)
+}
+
+#[test]
+fn a_stderr_nobody_reads_neither_freezes_the_fake_nor_holds_its_exit() {
+    // A harness that pipes stderr and never reads it: the pipe fills after
+    // a few hundred lines; the fake must go on answering.
+    let mut r = start_default_log(&[]);
+    let answered = binary::hammer(r.address(), LIST, TOKEN, 4, 20_000);
+    assert_eq!(answered, 20_000, "every request is answered");
+    r.sigterm();
+    let t = Instant::now();
+    assert!(r.wait_exit(Duration::from_secs(5)).success());
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn log_lines_that_cannot_be_written_in_time_are_dropped_and_counted() {
+    let mut r = start_default_log(&[]);
+    assert_eq!(binary::hammer(r.address(), LIST, TOKEN, 4, 20_000), 20_000);
+    // Now read stderr: the queued lines come out, then the count of the
+    // others (20 000 lines is more than the pipe and the queue hold).
+    let stderr = r.child.stderr.take().expect("piped stderr");
+    let (tx, lines) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("no `log lines dropped` line ({e}) after {} lines", seen.len()));
+        let counted = line.contains("log lines dropped");
+        seen.push(line);
+        if counted {
+            break;
+        }
+    }
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(5)).success());
+    reader.join().expect("the stderr reader");
+    seen.extend(lines.try_iter());
+    let written = seen
+        .iter()
+        .filter(|l| l.contains(&format!("GET {LIST} -> 200")))
+        .count();
+    let dropped: usize = seen
+        .iter()
+        .filter_map(|l| {
+            l.split(" log lines dropped")
+                .next()
+                .filter(|_| l.contains("log lines dropped"))
+        })
+        .map(|head| {
+            head.rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .expect("a count")
+        })
+        .sum();
+    assert!(dropped > 0 && written > 0, "written {written}, dropped {dropped}");
+    assert_eq!(written + dropped, 20_000, "every line is written or counted");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let mut r = start(&["--log-format", "json"]);
+    assert_eq!(common::get(&format!("{}{LIST}", r.url), TOKEN).await.status, 200);
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let err = r.stderr_text();
+    let lines: Vec<Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    for line in &lines {
+        for key in ["timestamp", "level", "message"] {
+            assert!(line[key].is_string(), "no {key} in {line}");
+        }
+    }
+    let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("seed ")), "{err}");
+    assert!(
+        messages.iter().any(|m| m.contains(&format!("GET {LIST} -> 200"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_log_format_exits_non_zero() {
+    let out = binary::command()
+        .args(["--port", "0", "--log-format", "xml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("xml"));
+    let out = binary::command()
+        .args(["--port", "0"])
+        .env("LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("yaml"));
+}
+
+#[test]
+fn health_checks_and_fake_reads_are_logged_at_debug_not_info() {
+    for (level, quiet_ones_shown) in [("info", false), ("debug", true)] {
+        let mut r = start_default_log(&["--log", level]);
+        for _ in 0..3 {
+            assert_eq!(common::blocking_get(r.address(), "/_fake/health", "").status, 200);
+        }
+        assert_eq!(common::blocking_get(r.address(), "/_fake/clock", "").status, 200);
+        assert_eq!(common::blocking_get(r.address(), LIST, TOKEN).status, 200);
+        r.sigterm();
+        assert!(r.wait_exit(Duration::from_secs(10)).success());
+        let err = r.stderr_text();
+        assert_eq!(
+            err.contains("GET /_fake/health -> 200"),
+            quiet_ones_shown,
+            "--log {level}: {err}"
+        );
+        assert_eq!(
+            err.contains("GET /_fake/clock -> 200"),
+            quiet_ones_shown,
+            "--log {level}: {err}"
+        );
+        assert!(err.contains(&format!("GET {LIST} -> 200")), "--log {level}: {err}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The health check, whatever the port
+// ---------------------------------------------------------------------------
+
+#[test]
+fn the_healthcheck_finds_a_fake_on_port_zero_through_the_port_file() {
+    let dir = TempDir::new("port-file");
+    let file = dir.path().join("fake.port");
+    let file_arg = file.to_str().expect("a UTF-8 temp path");
+    let mut r = start(&["--port-file", file_arg]);
+    let port = r.address().port().to_string();
+    let written = std::fs::read_to_string(&file).expect("the port file is written before `listening`");
+    assert_eq!(written.trim(), port);
+    // The image's way: PORT=0 and PORT_FILE in the environment of both.
+    let env = [("PORT", "0"), ("PORT_FILE", file_arg)];
+    let ok = binary::healthcheck(&[], &env);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Port 0 without a port file is refused, saying what to do.
+    let refused = binary::healthcheck(&["--port", "0"], &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--port-file"));
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    assert!(!file.exists(), "a graceful stop removes the port file");
+    assert!(!binary::healthcheck(&[], &env).status.success(), "no port file");
+    // A port file naming a closed port.
+    std::fs::write(&file, format!("{port}\n")).unwrap();
+    let down = binary::healthcheck(&[], &env);
+    assert!(!down.status.success(), "the port is closed");
+}
+
+/// The `KEY=value` pairs of the `ENV` instructions of the last stage of
+/// `dockerfile`.
+fn runtime_env(dockerfile: &str) -> Vec<(String, String)> {
+    let stage = dockerfile.rsplit("\nFROM ").next().unwrap_or_default();
+    let mut env = Vec::new();
+    let mut in_env = false;
+    for line in stage.lines() {
+        let line = line.trim();
+        let words = match line.strip_prefix("ENV ") {
+            Some(rest) => rest,
+            None if in_env => line,
+            None => continue,
+        };
+        in_env = line.ends_with('\\');
+        for pair in words.trim_end_matches('\\').split_whitespace() {
+            let (k, v) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("ENV {pair}: not KEY=value"));
+            env.push((k.to_string(), v.to_string()));
+        }
+    }
+    env
+}
+
+#[test]
+fn the_images_settings_serve_and_pass_its_health_check() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains(r#"CMD ["scalingo-db-fake", "healthcheck"]"#),
+        "the image's health check is the binary's"
+    );
+    let mut env = runtime_env(&dockerfile);
+    let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    for name in ["BIND", "PORT", "PORT_FILE", "LOG"] {
+        assert!(names.contains(&name), "the image sets {name}: {names:?}");
+    }
+    // The same settings here, but loopback, a free port and a port file of
+    // this test's own (parallel tests must not share one).
+    let dir = TempDir::new("image-env");
+    let file = dir.path().join("fake.port").to_string_lossy().into_owned();
+    for (k, v) in &mut env {
+        match k.as_str() {
+            "BIND" => *v = "127.0.0.1".into(),
+            "PORT" => *v = "0".into(),
+            "PORT_FILE" => v.clone_from(&file),
+            _ => {}
+        }
+    }
+    let mut cmd = binary::command();
+    cmd.envs(env.iter().map(|(k, v)| (k, v))).stderr(Stdio::null());
+    let r = binary::run(cmd);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let ok = binary::healthcheck(&[], &env);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(common::blocking_get(r.address(), LIST, TOKEN).status, 200);
+}
+
+// ---------------------------------------------------------------------------
+// The compose example
+// ---------------------------------------------------------------------------
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn compose_dir() -> PathBuf {
+    repo().join("examples/compose")
+}
+
+/// examples/compose/compose.yml, as JSON values.
+fn compose() -> Value {
+    let text = std::fs::read_to_string(compose_dir().join("compose.yml")).expect("examples/compose/compose.yml");
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("compose.yml is not valid YAML: {e}"))
+}
+
+/// A service's `environment` map, as name and value strings.
+fn service_env(service: &Value) -> Vec<(String, String)> {
+    let env = service["environment"].as_object().expect("an environment map");
+    env.iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
+}
+
+#[test]
+fn the_compose_example_gates_its_client_on_the_fakes_health_check() {
+    let c = compose();
+    let fake = &c["services"]["scalingo-db"];
+    let context = compose_dir().join(fake["build"]["context"].as_str().expect("a build context"));
+    let dockerfile = fake["build"]["dockerfile"].as_str().expect("a dockerfile");
+    assert!(context.join(dockerfile).is_file(), "builds the repository's Dockerfile");
+    assert!(context.join("Cargo.toml").is_file(), "with the repository as context");
+    assert_eq!(
+        fake["healthcheck"]["test"],
+        json!(["CMD", "scalingo-db-fake", "healthcheck"])
+    );
+    let client = &c["services"]["client"];
+    assert_eq!(client["depends_on"]["scalingo-db"]["condition"], "service_healthy");
+    assert_eq!(client["environment"]["FAKE_URL"], "http://scalingo-db:8080");
+    assert_eq!(client["volumes"], json!(["./client.sh:/client.sh:ro"]));
+    assert_eq!(client["entrypoint"], json!(["sh", "/client.sh"]));
+    assert!(compose_dir().join("client.sh").is_file());
+}
+
+#[test]
+fn the_compose_clients_steps_pass_against_the_binary() {
+    common::tools::require("curl");
+    let c = compose();
+    let dir = TempDir::new("compose");
+    let port_file = dir.path().join("fake.port").to_string_lossy().into_owned();
+    // The fake service's settings, on loopback and a free port.
+    let mut fake_env = service_env(&c["services"]["scalingo-db"]);
+    fake_env
+        .extend([("BIND", "127.0.0.1"), ("PORT", "0"), ("PORT_FILE", &port_file)].map(|(k, v)| (k.into(), v.into())));
+    let mut cmd = binary::command();
+    cmd.envs(fake_env.iter().map(|(k, v)| (k, v))).stderr(Stdio::null());
+    let r = binary::run(cmd);
+    // Its health check, as compose runs it.
+    let test = c["services"]["scalingo-db"]["healthcheck"]["test"]
+        .as_array()
+        .expect("a CMD list");
+    let args: Vec<&str> = test.iter().skip(2).filter_map(Value::as_str).collect();
+    let health = binary::command()
+        .args(&args)
+        .envs(fake_env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "{}", String::from_utf8_lossy(&health.stderr));
+    // The client's script, with the client service's settings but this fake's URL.
+    let archive = dir.path().join("archive.tar.gz");
+    let out = Command::new("sh")
+        .arg(compose_dir().join("client.sh"))
+        .envs(service_env(&c["services"]["client"]))
+        .env("FAKE_URL", &r.url)
+        .env("OUT", &archive)
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client.sh failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.ends_with("== ok\n"), "{stdout}");
+    let bytes = std::fs::read(&archive).expect("the archive was downloaded");
+    assert!(bytes.starts_with(&[0x1f, 0x8b]), "a gzip archive");
+}
+
+#[test]
+fn a_client_that_shuts_its_write_side_after_sending_still_gets_its_answer() {
+    use std::io::{Read, Write};
+    let r = start(&[]);
+    let mut s = std::net::TcpStream::connect(r.address()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {LIST} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let resp = common::parse_response(&raw).unwrap_or_else(|| panic!("no whole response: {raw:?}"));
+    assert_eq!(resp.status, 200);
 }

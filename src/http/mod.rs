@@ -115,19 +115,34 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
         };
         shared.journal.record(&exchange, d.fault.clone());
     }
-    if tracing::enabled!(tracing::Level::INFO) {
-        let fault = d.fault.as_deref().map(|f| format!(", fault {f}")).unwrap_or_default();
-        tracing::info!(
-            "{} {} -> {} ({}{}, {} µs)",
-            parts.method,
-            parts.uri.path(),
-            status,
-            d.op,
-            fault,
-            latency_us
-        );
-    }
+    log(&d, &parts, status, latency_us);
     d.answer
+}
+
+/// Logs one request: at info, but health checks and other reads of
+/// `/_fake` at debug (a container's health check every 2 s would flood the
+/// log).
+fn log(d: &Dispatched<'_>, parts: &Parts, status: u16, latency_us: u64) {
+    let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
+    let fault = FaultNote(d.fault.as_deref());
+    let (method, path, op) = (&parts.method, parts.uri.path(), d.op);
+    if quiet {
+        tracing::debug!("{method} {path} -> {status} ({op}{fault}, {latency_us} µs)");
+    } else {
+        tracing::info!("{method} {path} -> {status} ({op}{fault}, {latency_us} µs)");
+    }
+}
+
+/// `, fault ID` in a log line when a fault rule fired, nothing otherwise.
+struct FaultNote<'a>(Option<&'a str>);
+
+impl fmt::Display for FaultNote<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, ", fault {id}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Now on the system clock, in milliseconds since the epoch.
@@ -139,8 +154,10 @@ fn wall_millis() -> i64 {
 
 /// The answer, the operation that made it and the fault rule that fired.
 async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Dispatched<'a> {
+    // A placeholder, replaced on every path below (an empty body costs no
+    // allocation, unlike building the 404 for every request).
     let mut d = Dispatched {
-        answer: Ok(response::not_found("route")),
+        answer: Ok(Reply::new(body::Body::empty())),
         op: "unknown",
         database: None,
         plane: None,
@@ -153,6 +170,7 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
     }
     let path = strict::normalize_path(parts.uri.path());
     let Some(matched) = routes::find(&path) else {
+        d.answer = Ok(response::not_found("route"));
         return d;
     };
     d.database = Some(matched.params.db)

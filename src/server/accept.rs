@@ -89,7 +89,12 @@ where
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(true);
+        .keep_alive(true)
+        // While a request is in flight, hyper does not read ahead to detect
+        // an early EOF: that read would find the buffer still shared with the
+        // request and allocate a fresh one for every request. It also answers
+        // clients that shut their write side after sending.
+        .half_close(true);
     let mut refusals = Refusals::default();
     loop {
         tokio::select! {

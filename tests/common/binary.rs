@@ -1,8 +1,8 @@
 //! The crate's binary, started by a test: its command, its `listening` line,
 //! SIGTERM and waiting for it to stop.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -104,4 +104,79 @@ pub fn start(args: &[&str]) -> Running {
         .args(args)
         .stderr(Stdio::piped());
     run(cmd)
+}
+
+/// Sends `total` GETs of `path` (with a bearer `token`) over `conns`
+/// keep-alive connections, each in a thread of its own, one request in
+/// flight per connection; returns how many were answered 200. A response
+/// that does not come within 10 s fails the test (a frozen fake fails it
+/// rather than hanging it).
+pub fn hammer(addr: SocketAddr, path: &str, token: &str, conns: usize, total: usize) -> usize {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n");
+    let threads: Vec<_> = (0..conns)
+        .map(|i| {
+            let request = request.clone();
+            let n = total / conns + usize::from(i < total % conns);
+            std::thread::spawn(move || keep_alive_gets(addr, request.as_bytes(), n))
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().expect("a load thread")).sum()
+}
+
+/// `n` requests one after the other on one connection; how many got a 200.
+fn keep_alive_gets(addr: SocketAddr, request: &[u8], n: usize) -> usize {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut writer = stream.try_clone().expect("clone the stream");
+    let mut reader = BufReader::new(stream);
+    let mut ok = 0;
+    for i in 0..n {
+        writer.write_all(request).expect("send a request");
+        let (status, length) = read_head(&mut reader).unwrap_or_else(|e| panic!("response {i} of {n}: {e}"));
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).expect("read a body");
+        ok += usize::from(status == 200);
+    }
+    ok
+}
+
+/// The status and `Content-Length` of the next response head on `r`.
+fn read_head(r: &mut impl BufRead) -> std::io::Result<(u16, usize)> {
+    let mut line = String::new();
+    r.read_line(&mut line)?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status line: {line:?}")))?;
+    let mut length = 0;
+    loop {
+        line.clear();
+        if r.read_line(&mut line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    Ok((status, length))
+}
+
+/// Runs `scalingo-db-fake healthcheck` with `args` (before the subcommand)
+/// and the environment `envs`; its output.
+pub fn healthcheck(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    command()
+        .args(args)
+        .arg("healthcheck")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("the healthcheck runs")
 }
