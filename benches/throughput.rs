@@ -26,7 +26,8 @@
 //!    file), vs this bench re-run as a bare hyper process serving the same bytes, both
 //!    driven by the load generator here (and by `wrk` when it is on `PATH`). The binary
 //!    is the one cargo builds for the bench (`target/release/scalingo-db-fake`, the
-//!    `--release` settings), or `BENCH_FAKE_BIN=path`.
+//!    `--release` settings), or `BENCH_FAKE_BIN=path`; `BENCH_FAKE_ARGS='--log warn'` adds flags
+//!    (to see what a setting costs).
 //!
 //! Servers run on a multi-thread tokio runtime of their own, the load generator on
 //! another; loopback only (127.0.0.1), every loop bounded in time or count. Each load is
@@ -1476,6 +1477,10 @@ fn start_external(bin: &std::path::Path, dir: &std::path::Path) -> Result<(Proce
         .args(["--port", "0", "--seed", "1", "--token", EXTERNAL_TOKEN, "--fixtures"])
         .arg(&fixture)
         .stderr(log);
+    // Extra flags, to compare settings (e.g. `BENCH_FAKE_ARGS='--log warn'`).
+    if let Ok(extra) = std::env::var("BENCH_FAKE_ARGS") {
+        cmd.args(extra.split_whitespace());
+    }
     let fake = Process::spawn(cmd)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -78,6 +78,7 @@ pub use control::{Control, CreatedDatabase, DatabaseBackups};
 pub use error::{Error, FieldError};
 pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
 pub use fixtures::{FixtureError, FixtureSet};
+pub use http::REQUEST_LOG_TARGET;
 pub use journal::{RecordedRequest, RequestFilter};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome, MAX_SIZE};
 pub use model::{

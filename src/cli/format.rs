@@ -4,6 +4,9 @@
 //! - `text`: `2024-01-01T00:00:00.000000Z  INFO message key=value`
 //! - `json`: `{"timestamp":"…","level":"INFO","message":"…","key":"value"}`
 //!
+//! The line of a request (an event of [`REQUEST_LOG_TARGET`], plain fields
+//! and no message) is put together here: `GET /path -> 200 (operation,
+//! 12 µs)`, and in JSON that text as the `message` next to each field.
 //! The date and time of day are formatted once a second per thread; the
 //! message is written as it comes (no per-character escaping). Control
 //! characters, which could forge a line or drive a terminal, are escaped
@@ -19,6 +22,8 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use scalingo_db_fake::REQUEST_LOG_TARGET;
+
 use super::logging::LogFormat;
 
 /// The event formatter of the binary's subscriber.
@@ -31,6 +36,9 @@ where
 {
     fn format_event(&self, _: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let level = event.metadata().level();
+        if event.metadata().target() == REQUEST_LOG_TARGET {
+            return format_request(self.0, level, &mut w, event);
+        }
         match self.0 {
             LogFormat::Text => {
                 write_timestamp(&mut w)?;
@@ -59,6 +67,103 @@ where
         }
         w.write_char('\n')
     }
+}
+
+/// A request's line: its fields put together as one text, in the text
+/// format; that text as the `message`, then each field, in JSON.
+fn format_request(format: LogFormat, level: &Level, w: &mut Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    SCRATCH.with(|cell| {
+        // Taken out of the cell: nothing below logs, but a borrow must not
+        // be held across the subscriber either way.
+        let mut text = std::mem::take(&mut *cell.borrow_mut());
+        text.clear();
+        let mut fields = RequestFields {
+            text: &mut text,
+            json: (format == LogFormat::Json).then(String::new),
+        };
+        event.record(&mut fields);
+        let json = fields.json.take();
+        let written = match json {
+            None => write_timestamp(w)
+                .and_then(|()| w.write_str(text_level(level)))
+                .and_then(|()| w.write_str(&text)),
+            Some(extra) => w
+                .write_str("{\"timestamp\":\"")
+                .and_then(|()| write_timestamp(w))
+                .and_then(|()| write!(w, "\",\"level\":\"{}\",\"message\":", level.as_str()))
+                .and_then(|()| write_json_str(w, &text))
+                .and_then(|()| w.write_str(&extra))
+                .and_then(|()| w.write_char('}')),
+        };
+        *cell.borrow_mut() = text;
+        written.and_then(|()| w.write_char('\n'))
+    })
+}
+
+/// The fields of a request's event, in the order the fake logs them, each
+/// written into the line's text with its separator (and, for JSON, as a
+/// `,"name":value` of its own).
+struct RequestFields<'a> {
+    text: &'a mut String,
+    json: Option<String>,
+}
+
+impl Visit for RequestFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let lead = match field.name() {
+            "method" => "",
+            "path" => " ",
+            "operation" => " (",
+            "fault" => ", fault ",
+            _ => " ",
+        };
+        self.text.push_str(lead);
+        self.text.push_str(value);
+        if let Some(json) = &mut self.json {
+            let _ = write!(json, ",\"{}\":", field.name()).and_then(|()| write_json_str(json, value));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let mut digits = [0u8; 20];
+        let number = decimal(value, &mut digits);
+        match field.name() {
+            "status" => {
+                self.text.push_str(" -> ");
+                self.text.push_str(number);
+            }
+            "latency_us" => {
+                self.text.push_str(", ");
+                self.text.push_str(number);
+                self.text.push_str(" µs)");
+            }
+            other => {
+                let _ = write!(self.text, " {other}={number}");
+            }
+        }
+        if let Some(json) = &mut self.json {
+            let _ = write!(json, ",\"{}\":{number}", field.name());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let _ = write!(self.text, " {}={value:?}", field.name());
+    }
+}
+
+/// `value` in decimal, written at the end of `buf`.
+fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// The level as the text format shows it, padded to one width.
@@ -238,6 +343,14 @@ mod tests {
             escape_controls(b"forged\nline \x1b[31m\n").unwrap(),
             b"forged\\x0aline \\x1b[31m\n".to_vec()
         );
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 200, 65_535, u64::MAX] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
     }
 
     #[test]

@@ -119,29 +119,54 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
     d.answer
 }
 
+/// The target of the one log event per request, whose fields are
+/// `method`, `path`, `status`, `operation`, `fault` (when a rule fired) and
+/// `latency_us`, in that order: a subscriber can filter these lines apart
+/// (`scalingo_db_fake::request=warn` mutes them) and format them without
+/// a message to parse.
+///
+/// ```
+/// // A filter directive that keeps the fake's other lines but not these.
+/// let directive = format!("info,{}=warn", scalingo_db_fake::REQUEST_LOG_TARGET);
+/// assert_eq!(directive, "info,scalingo_db_fake::request=warn");
+/// ```
+pub const REQUEST_LOG_TARGET: &str = "scalingo_db_fake::request";
+
 /// Logs one request: at info, but health checks and other reads of
 /// `/_fake` at debug (a container's health check every 2 s would flood the
-/// log).
+/// log). The fields are plain values, never a formatted message: the
+/// subscriber formats them only if the line is kept.
 fn log(d: &Dispatched<'_>, parts: &Parts, status: u16, latency_us: u64) {
-    let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
-    let fault = FaultNote(d.fault.as_deref());
-    let (method, path, op) = (&parts.method, parts.uri.path(), d.op);
-    if quiet {
-        tracing::debug!("{method} {path} -> {status} ({op}{fault}, {latency_us} µs)");
-    } else {
-        tracing::info!("{method} {path} -> {status} ({op}{fault}, {latency_us} µs)");
+    macro_rules! event {
+        ($level:expr) => {
+            match d.fault.as_deref() {
+                None => tracing::event!(
+                    target: REQUEST_LOG_TARGET,
+                    $level,
+                    method = parts.method.as_str(),
+                    path = parts.uri.path(),
+                    status,
+                    operation = d.op,
+                    latency_us
+                ),
+                Some(fault) => tracing::event!(
+                    target: REQUEST_LOG_TARGET,
+                    $level,
+                    method = parts.method.as_str(),
+                    path = parts.uri.path(),
+                    status,
+                    operation = d.op,
+                    fault,
+                    latency_us
+                ),
+            }
+        };
     }
-}
-
-/// `, fault ID` in a log line when a fault rule fired, nothing otherwise.
-struct FaultNote<'a>(Option<&'a str>);
-
-impl fmt::Display for FaultNote<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(id) => write!(f, ", fault {id}"),
-            None => Ok(()),
-        }
+    let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
+    if quiet {
+        event!(tracing::Level::DEBUG);
+    } else {
+        event!(tracing::Level::INFO);
     }
 }
 

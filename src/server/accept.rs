@@ -2,8 +2,10 @@
 //! the limits, until the stop signal; then in-flight requests get a grace
 //! period to finish, and what still runs at its end is cut.
 //!
-//! The limits, per connection: hyper's header read timeout (on a timer), the
-//! idle timer (no request being answered for `idle_timeout`: closed), and
+//! The limits, per connection: the header read timeout (no request being
+//! answered for `header_read_timeout`, its head not complete: dropped), the
+//! idle timer (no request being answered for `idle_timeout`: closed), both
+//! kept by one lazy timer per connection rather than one per request, and
 //! the cap on open connections (past it, the connection idle the longest
 //! makes room, see [`Connections::admit`]). The body read timeout is the
 //! handlers' (`http::request::read_json`).
@@ -18,7 +20,7 @@ use hyper::body::{Body, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::{service_fn, HttpService};
 use hyper::Request;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -40,7 +42,8 @@ const CUT_WAIT: Duration = Duration::from_secs(1);
 /// What the accept loop enforces, from the settings, and its grace.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
-    /// hyper's header read timeout (also its wait for a next request).
+    /// How long a connection may wait for a complete request head once no
+    /// request is being answered (its first, or the next on a kept-alive one).
     pub header_read_timeout: Duration,
     /// How long a connection may stay with no request being answered.
     pub idle_timeout: Duration,
@@ -87,9 +90,9 @@ where
     let connections = Connections::new(limits.max_connections);
     let (phase, _) = watch::channel(Phase::Serving);
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .keep_alive(true)
+    // No hyper timer: its header read timeout would arm and cancel a timer
+    // on every request; `drive` keeps that limit with its own lazy timer.
+    http.keep_alive(true)
         // While a request is in flight, hyper does not read ahead to detect
         // an early EOF: that read would find the buffer still shared with the
         // request and allocate a fresh one for every request. It also answers
@@ -119,10 +122,13 @@ where
                 let service = service_fn(move |req: Request<Incoming>| {
                     let busy = slot.begin();
                     let what = Described::of(&req);
-                    service::answer(handler(req), busy, what)
+                    // Boxed: the handler's future is large (the state of
+                    // the largest route's handler), and hyper moves the
+                    // service's future around; a box moves as a pointer.
+                    service::answer(Box::pin(handler(req)), busy, what)
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), service);
-                tokio::spawn(drive(conn, lease, phase.subscribe(), limits.idle_timeout, peer));
+                tokio::spawn(drive(conn, lease, phase.subscribe(), limits, peer));
             }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
@@ -169,15 +175,20 @@ where
     }
 }
 
-/// Drives one connection to its end: closes it once idle for `idle` (hyper
-/// then closes it if it waits for a request, and leaves a first request's
+/// Drives one connection to its end: closes it once idle for the idle
+/// timeout (hyper then closes it if it waits for a request, and leaves a
 /// half-received head to the header timeout), when the server drains, or
 /// when the registry evicts it (at once if no request is being answered);
-/// drops it when the shutdown cuts.
-async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>, idle: Duration, peer: SocketAddr) {
+/// drops it when no complete request head came within the header timeout
+/// of its last answer (or its opening), and when the shutdown cuts.
+///
+/// One timer per connection keeps both timeouts, lazily: it is re-armed
+/// when it fires, never on a request's way through.
+async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>, limits: Limits, peer: SocketAddr) {
     let mut conn = Box::pin(conn);
     let slot = lease.slot().clone();
-    let mut timer = Box::pin(tokio::time::sleep(idle));
+    let (idle, head) = (limits.idle_timeout, limits.header_read_timeout);
+    let mut timer = Box::pin(tokio::time::sleep(idle.min(head)));
     let mut closing = false;
     let close = |conn: Pin<&mut C>, closing: &mut bool, why: &str| {
         if !std::mem::replace(closing, true) {
@@ -206,11 +217,26 @@ async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>
                 }
                 close(conn.as_mut(), &mut closing, "making room for a new one");
             }
-            () = timer.as_mut(), if !closing => match slot.idle_deadline(idle) {
-                Some(due) if due <= Instant::now() => close(conn.as_mut(), &mut closing, "idle"),
-                Some(due) => timer.as_mut().reset(due),
-                None => timer.as_mut().reset(Instant::now() + idle),
-            },
+            () = timer.as_mut() => {
+                let now = Instant::now();
+                let Some(since) = slot.idle_since() else {
+                    // A request is being answered: look again once it could
+                    // have ended and the connection waited that long.
+                    timer.as_mut().reset(now + idle.min(head));
+                    continue;
+                };
+                let head_due = since + head;
+                if head_due <= now {
+                    tracing::debug!("dropped the connection from {peer}: no complete request head within the header read timeout");
+                    return;
+                }
+                let idle_due = since + idle;
+                if idle_due <= now {
+                    close(conn.as_mut(), &mut closing, "idle");
+                }
+                let next = if closing { head_due } else { idle_due.min(head_due) };
+                timer.as_mut().reset(next);
+            }
             changed = phase.changed() => {
                 let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Cut };
                 match now {

@@ -133,14 +133,13 @@ impl Slot {
         self.busy.load(Ordering::Acquire) > 0
     }
 
-    /// When this connection will have been idle for `idle`; `None` while a
-    /// request is being answered.
-    pub fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+    /// Since when no request has been answered on this connection (the end
+    /// of the last answer, or its opening); `None` while one is.
+    pub fn idle_since(&self) -> Option<Instant> {
         if self.is_busy() {
             return None;
         }
-        let since = Duration::from_millis(self.idle_since.load(Ordering::Relaxed));
-        Some(self.epoch + since + idle)
+        Some(self.epoch + Duration::from_millis(self.idle_since.load(Ordering::Relaxed)))
     }
 
     /// Resolves once the registry has closed this connection to make room.
@@ -200,11 +199,10 @@ mod tests {
         let conns = Connections::new(1);
         let only = conns.admit().unwrap();
         let busy = only.slot().begin();
-        assert!(only.slot().idle_deadline(Duration::from_secs(1)).is_none());
+        assert!(only.slot().idle_since().is_none());
         assert!(conns.admit().is_none(), "every connection is busy");
         drop(busy);
-        let due = only.slot().idle_deadline(Duration::from_secs(1)).unwrap();
-        assert_eq!(due, Instant::now() + Duration::from_secs(1));
+        assert_eq!(only.slot().idle_since(), Some(Instant::now()));
         assert!(conns.admit().is_some(), "the idle one makes room");
     }
 }

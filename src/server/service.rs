@@ -49,11 +49,11 @@ impl Described {
 /// rule's reset, passed on for hyper to close the connection.
 pub(crate) async fn answer<F>(handler: F, busy: Busy, what: Described) -> Result<Response<Tracked>, Reset>
 where
-    F: Future<Output = Result<Reply, Reset>>,
+    F: Future<Output = Result<Reply, Reset>> + Unpin,
 {
-    let mut handler = std::pin::pin!(handler);
+    let mut handler = handler;
     let caught = std::future::poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| handler.as_mut().poll(cx))) {
+        |cx| match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut handler).poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(answer)) => Poll::Ready(Ok(answer)),
             Err(panic) => Poll::Ready(Err(panic)),
