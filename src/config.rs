@@ -69,8 +69,9 @@ pub struct Config {
     /// recorded; at most 1 000 000).
     pub journal_size: usize,
     /// How long a client has to send a request's line and headers; past it
-    /// the connection is closed without an answer. hyper also times the
-    /// wait for the next request of a kept-alive connection with it, so no
+    /// the connection is closed without an answer. It counts from the end
+    /// of the connection's last answer (or its opening), so it also bounds
+    /// how long a kept-alive connection waits for its next request: no
     /// connection stays idle longer than this either. Default 30 s.
     pub header_read_timeout: Duration,
     /// How long a handler waits for a request's body once its head is in;

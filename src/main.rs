@@ -129,7 +129,7 @@ struct Cli {
     #[arg(long, env = "JOURNAL_SIZE", default_value_t = Config::default().journal_size)]
     journal_size: usize,
 
-    /// Seconds a client has to send a request's line and headers (hyper also times a kept-alive connection's wait for its next request with it).
+    /// Seconds a client has to send a request's line and headers, counted from the end of its last answer (or from its connection) on a kept-alive connection too.
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value_t = Config::default().header_read_timeout.as_secs())]
     header_read_timeout: u64,
 
