@@ -85,7 +85,7 @@ pub struct Config {
     /// Most client connections open at once. A new client past it takes the
     /// place of the connection idle the longest (none idle: it gets a 503
     /// and is closed). Default: the process's open-file limit less
-    /// [`FD_RESERVE`] (512 where the limit cannot be read); at most that.
+    /// 64 (`FD_RESERVE`) (512 where the limit cannot be read); at most that.
     pub max_connections: usize,
     /// How long [`crate::LoadedFake::serve`] (the binary, on SIGTERM or
     /// Ctrl-C) lets in-flight requests finish once told to stop; what still
