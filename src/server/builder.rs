@@ -362,7 +362,7 @@ impl FakeServerBuilder {
     }
 
     /// Most connections open at once (default: the open-file limit less
-    /// [`crate::config::FD_RESERVE`]; at least 1, at most that). Past it, the
+    /// 64; at least 1, at most that). Past it, the
     /// connection idle the longest is closed to make room for a new one.
     ///
     /// ```
