@@ -1,5 +1,5 @@
 //! A hostile or careless client cannot hold the fake: headers trickled in
-//! are cut by the header timeout, a slow body by the body timeout, an idle
+//! are cut by the header timeout (a kept-alive connection's next head too), a slow body by the body timeout, an idle
 //! kept-alive connection by the idle timeout, and connections parked past
 //! the cap make room for new clients (the health check among them). A
 //! stopped binary cuts what still runs at the end of its grace, and says so.
@@ -59,6 +59,32 @@ fn headers_trickled_in_are_cut_by_the_header_timeout_while_others_are_served() {
     );
     assert!(slow.received().is_empty(), "it got an answer: {:?}", slow.received());
     trickle.join().unwrap();
+}
+
+#[test]
+fn the_next_head_on_a_kept_alive_connection_has_the_header_timeout_too() {
+    // The idle timeout is far longer: only the header timeout can cut it,
+    // counted from the end of the last answer.
+    let fake = FakeServer::builder()
+        .header_read_timeout(Duration::from_secs(1))
+        .idle_timeout(Duration::from_secs(60))
+        .start_blocking();
+    let auth = format!("Bearer {}", fake.token());
+    let mut c = Raw::connect(fake.address());
+    let r = c.get("/api/databases/my-db-123", &[("Authorization", &auth)]);
+    assert_eq!(r.status, 200);
+    let answered = Instant::now();
+    // Half of the next request's head, then nothing more.
+    assert!(c.send(b"GET /_fake/health HTTP/1.1\r\nHost: te"));
+    let Watched::Closed(_) = c.watch(Duration::from_secs(5)) else {
+        panic!("the half-sent head was not cut");
+    };
+    let cut_after = answered.elapsed();
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(3)).contains(&cut_after),
+        "cut {cut_after:?} after the last answer, with a header timeout of 1 s"
+    );
+    assert!(c.received().is_empty(), "it got an answer: {:?}", c.received());
 }
 
 #[test]
