@@ -62,6 +62,7 @@ pub mod fixtures;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod hashing;
 mod http;
 mod ids;
 mod journal;

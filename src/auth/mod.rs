@@ -30,7 +30,6 @@
 
 pub(crate) mod tokens;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
@@ -38,6 +37,8 @@ use base64::Engine as _;
 use parking_lot::RwLock;
 
 use tokens::TokenSigner;
+
+use crate::hashing::FastMap;
 
 /// The one user of the fake, as `GET /v1/users/self` shows it.
 pub(crate) const USER_ID: &str = "us-5c6f1e2a-fake-4d3b-9a8e-0123456789ab";
@@ -70,12 +71,13 @@ pub(crate) fn bearer(header: Option<&[u8]>) -> Result<&str, &'static str> {
     let Some(value) = header else {
         return Err("no Authorization header: send `Authorization: Bearer <token>`");
     };
-    std::str::from_utf8(value)
-        .ok()
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|t| !t.is_empty())
+    // On bytes: only the token itself needs to be valid UTF-8.
+    let value = value.trim_ascii();
+    let space = value.iter().position(|b| *b == b' ');
+    space
+        .map(|at| (&value[..at], value[at + 1..].trim_ascii()))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty())
+        .and_then(|(_, token)| std::str::from_utf8(token).ok())
         .ok_or("malformed Authorization header: expected `Bearer <token>`")
 }
 
@@ -100,7 +102,7 @@ pub(crate) struct Credentials {
     /// A token valid for every database.
     global: Option<String>,
     /// A database's static token → the addon ids it opens.
-    database_tokens: RwLock<HashMap<String, Vec<String>>>,
+    database_tokens: RwLock<FastMap<String, Vec<String>>>,
     /// The API tokens the exchange accepts; empty: any non-empty one.
     api_tokens: Vec<String>,
     /// Mints and checks JWTs and addon tokens.

@@ -17,61 +17,59 @@ use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing::{Event, Level};
 
 use scalingo_db_fake::REQUEST_LOG_TARGET;
 
 use super::logging::LogFormat;
 
-/// The event formatter of the binary's subscriber.
-pub struct LineFormat(pub LogFormat);
-
-impl<S, N> FormatEvent<S, N> for LineFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(&self, _: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let level = event.metadata().level();
-        if event.metadata().target() == REQUEST_LOG_TARGET {
-            return format_request(self.0, level, &mut w, event);
-        }
-        match self.0 {
-            LogFormat::Text => {
-                write_timestamp(&mut w)?;
-                w.write_str(text_level(level))?;
-                let mut fields = TextFields {
-                    w: &mut w,
-                    result: Ok(()),
-                };
-                event.record(&mut fields);
-                fields.result?;
-            }
-            LogFormat::Json => {
-                w.write_str("{\"timestamp\":\"")?;
-                write_timestamp(&mut w)?;
-                w.write_str("\",\"level\":\"")?;
-                w.write_str(level.as_str())?;
-                w.write_char('"')?;
-                let mut fields = JsonFields {
-                    w: &mut w,
-                    result: Ok(()),
-                };
-                event.record(&mut fields);
-                fields.result?;
-                w.write_char('}')?;
-            }
-        }
-        w.write_char('\n')
+/// Appends `event` to `line` as one line of `format`, its newline included.
+pub fn write_line(format: LogFormat, event: &Event<'_>, line: &mut String) -> fmt::Result {
+    let level = event.metadata().level();
+    if event.metadata().target() == REQUEST_LOG_TARGET {
+        return write_request(format, level, event, line);
     }
+    match format {
+        LogFormat::Text => {
+            write_timestamp(line)?;
+            line.push_str(text_level(level));
+            let mut fields = TextFields {
+                w: &mut *line,
+                result: Ok(()),
+            };
+            event.record(&mut fields);
+            fields.result?;
+        }
+        LogFormat::Json => {
+            line.push_str("{\"timestamp\":\"");
+            write_timestamp(line)?;
+            line.push_str("\",\"level\":\"");
+            line.push_str(level.as_str());
+            line.push('"');
+            let mut fields = JsonFields {
+                w: &mut *line,
+                result: Ok(()),
+            };
+            event.record(&mut fields);
+            fields.result?;
+            line.push('}');
+        }
+    }
+    line.push('\n');
+    Ok(())
 }
 
 /// A request's line: its fields put together as one text, in the text
-/// format; that text as the `message`, then each field, in JSON.
-fn format_request(format: LogFormat, level: &Level, w: &mut Writer<'_>, event: &Event<'_>) -> fmt::Result {
+/// format (written straight into the line); that text as the `message`,
+/// then each field, in JSON.
+fn write_request(format: LogFormat, level: &Level, event: &Event<'_>, line: &mut String) -> fmt::Result {
+    if format == LogFormat::Text {
+        write_timestamp(line)?;
+        line.push_str(text_level(level));
+        event.record(&mut RequestFields { text: line, json: None });
+        line.push('\n');
+        return Ok(());
+    }
     SCRATCH.with(|cell| {
         // Taken out of the cell: nothing below logs, but a borrow must not
         // be held across the subscriber either way.
@@ -79,24 +77,19 @@ fn format_request(format: LogFormat, level: &Level, w: &mut Writer<'_>, event: &
         text.clear();
         let mut fields = RequestFields {
             text: &mut text,
-            json: (format == LogFormat::Json).then(String::new),
+            json: Some(String::new()),
         };
         event.record(&mut fields);
-        let json = fields.json.take();
-        let written = match json {
-            None => write_timestamp(w)
-                .and_then(|()| w.write_str(text_level(level)))
-                .and_then(|()| w.write_str(&text)),
-            Some(extra) => w
-                .write_str("{\"timestamp\":\"")
-                .and_then(|()| write_timestamp(w))
-                .and_then(|()| write!(w, "\",\"level\":\"{}\",\"message\":", level.as_str()))
-                .and_then(|()| write_json_str(w, &text))
-                .and_then(|()| w.write_str(&extra))
-                .and_then(|()| w.write_char('}')),
-        };
+        let extra = fields.json.take().unwrap_or_default();
+        line.push_str("{\"timestamp\":\"");
+        let written = write_timestamp(line)
+            .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", level.as_str()))
+            .and_then(|()| write_json_str(line, &text));
         *cell.borrow_mut() = text;
-        written.and_then(|()| w.write_char('\n'))
+        written?;
+        line.push_str(&extra);
+        line.push_str("}\n");
+        Ok(())
     })
 }
 
@@ -110,12 +103,15 @@ struct RequestFields<'a> {
 
 impl Visit for RequestFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let lead = match field.name() {
-            "method" => "",
-            "path" => " ",
-            "operation" => " (",
-            "fault" => ", fault ",
-            _ => " ",
+        let name = field.name();
+        let lead = if named(name, "method") {
+            ""
+        } else if named(name, "operation") {
+            " ("
+        } else if named(name, "fault") {
+            ", fault "
+        } else {
+            " "
         };
         self.text.push_str(lead);
         self.text.push_str(value);
@@ -127,19 +123,16 @@ impl Visit for RequestFields<'_> {
     fn record_u64(&mut self, field: &Field, value: u64) {
         let mut digits = [0u8; 20];
         let number = decimal(value, &mut digits);
-        match field.name() {
-            "status" => {
-                self.text.push_str(" -> ");
-                self.text.push_str(number);
-            }
-            "latency_us" => {
-                self.text.push_str(", ");
-                self.text.push_str(number);
-                self.text.push_str(" µs)");
-            }
-            other => {
-                let _ = write!(self.text, " {other}={number}");
-            }
+        let name = field.name();
+        if named(name, "status") {
+            self.text.push_str(" -> ");
+            self.text.push_str(number);
+        } else if named(name, "latency_us") {
+            self.text.push_str(", ");
+            self.text.push_str(number);
+            self.text.push_str(" µs)");
+        } else {
+            let _ = write!(self.text, " {name}={number}");
         }
         if let Some(json) = &mut self.json {
             let _ = write!(json, ",\"{}\":{number}", field.name());
@@ -149,6 +142,13 @@ impl Visit for RequestFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let _ = write!(self.text, " {}={value:?}", field.name());
     }
+}
+
+/// Whether a field of a request's event is `expected`: its fields are the
+/// fake's own, distinct in length and first letter, so this is enough (and
+/// cheaper than comparing the names, on every request line).
+fn named(name: &str, expected: &'static str) -> bool {
+    name.len() == expected.len() && name.as_bytes().first() == expected.as_bytes().first()
 }
 
 /// `value` in decimal, written at the end of `buf`.

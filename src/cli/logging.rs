@@ -9,16 +9,18 @@
 //! the process exits, [`LogGuard::flush`] gives the buffer a bounded time to
 //! drain: a stderr nobody reads cannot hold up the exit either.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
-use super::format::{escape_controls, LineFormat};
+use super::format::{escape_controls, write_line};
 
 /// How many bytes of lines wait for the drain thread before new lines are
 /// dropped (about ten thousand request lines).
@@ -86,67 +88,35 @@ thread_local! {
     /// Set on the drain thread: the lines it logs itself (the count of
     /// dropped lines) go straight to stderr, not through the buffer.
     static ON_DRAIN_THREAD: Cell<bool> = const { Cell::new(false) };
+    /// The line being formatted on this thread (its capacity kept).
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// The `MakeWriter` of the subscriber: each event's line goes to the queue.
-#[derive(Clone)]
-struct QueueWriter(Arc<Queue>);
-
-/// One event's writer. The subscriber writes each event's line with one
-/// `write_all`; pieces of a line, if any, are gathered until its newline.
-struct Line<'a> {
-    to: &'a Queue,
-    part: Vec<u8>,
+/// The layer that writes every event the filter lets through as one line:
+/// formatted on the thread that logs, into a buffer of that thread's, then
+/// handed to the queue.
+struct Lines {
+    queue: Arc<Queue>,
+    format: LogFormat,
 }
 
-impl Line<'_> {
-    fn send(&self, line: &[u8]) {
-        if ON_DRAIN_THREAD.with(Cell::get) {
-            let escaped = escape_controls(line);
-            let _ = io::stderr().write_all(escaped.as_deref().unwrap_or(line));
-            return;
-        }
-        self.to.push(line);
-    }
-}
-
-impl Write for Line<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.part.is_empty() && buf.ends_with(b"\n") {
-            self.send(buf);
-        } else {
-            self.part.extend_from_slice(buf);
-            if self.part.ends_with(b"\n") {
-                let line = std::mem::take(&mut self.part);
-                self.send(&line);
+impl<S: Subscriber> Layer<S> for Lines {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        LINE.with(|cell| {
+            // Taken out of the cell, so that a line logged while this one is
+            // formatted (nothing does) could not borrow it twice.
+            let mut line = std::mem::take(&mut *cell.borrow_mut());
+            line.clear();
+            if write_line(self.format, event, &mut line).is_ok() {
+                if ON_DRAIN_THREAD.with(Cell::get) {
+                    let escaped = escape_controls(line.as_bytes());
+                    let _ = io::stderr().write_all(escaped.as_deref().unwrap_or(line.as_bytes()));
+                } else {
+                    self.queue.push(line.as_bytes());
+                }
             }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for Line<'_> {
-    fn drop(&mut self) {
-        if !self.part.is_empty() {
-            let mut line = std::mem::take(&mut self.part);
-            line.push(b'\n');
-            self.send(&line);
-        }
-    }
-}
-
-impl<'a> MakeWriter<'a> for QueueWriter {
-    type Writer = Line<'a>;
-
-    fn make_writer(&'a self) -> Line<'a> {
-        Line {
-            to: &self.0,
-            part: Vec::new(),
-        }
+            *cell.borrow_mut() = line;
+        });
     }
 }
 
@@ -185,10 +155,13 @@ pub fn init(filter: &str, format: LogFormat) -> Result<LogGuard, String> {
     let filter =
         tracing_subscriber::EnvFilter::try_new(filter).map_err(|e| format!("invalid --log `{filter}`: {e}"))?;
     let queue = Arc::new(Queue::default());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(QueueWriter(queue.clone()))
-        .event_format(LineFormat(format))
+    let lines = Lines {
+        queue: queue.clone(),
+        format,
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
         .try_init()
         .map_err(|e| e.to_string())?;
     let drained = queue.clone();

@@ -27,8 +27,11 @@ async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incomi
         Op::ShowBackupById => (shared.store.db_of_backup(p.backup), "backup"),
         _ => (shared.store.db(p.db), "database"),
     };
-    let target = db.as_ref().map(Db::addon_id);
-    authorize(shared, parts, target.as_deref())?;
+    match &db {
+        // Checked under the database's read lock, with its id borrowed.
+        Some(db) => db.with_addon_id(|id| authorize(shared, parts, Some(id)))?,
+        None => authorize(shared, parts, None)?,
+    }
     let db = db.ok_or_else(|| response::not_found(missing))?;
     Ok(match op {
         Op::ListBackups => response::json_body(StatusCode::OK, db.list_json()),

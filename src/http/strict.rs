@@ -29,30 +29,40 @@ fn bad_request(message: &str) -> Reply {
 
 /// The request line and headers are acceptable, or the 400 / 501 to send.
 pub(crate) fn check(parts: &Parts) -> Result<(), Reply> {
-    let headers = &parts.headers;
-    if parts.version == Version::HTTP_11 && !headers.contains_key(HOST) {
+    // One pass over the headers (a request has a handful), rather than a
+    // hashed lookup for each name checked.
+    let (mut hosts, mut authorizations) = (0_usize, 0_usize);
+    let (mut codings, mut first_is_chunked) = (0_usize, false);
+    for (name, value) in &parts.headers {
+        if name == HOST {
+            hosts += 1;
+        } else if name == AUTHORIZATION {
+            authorizations += 1;
+        } else if name == TRANSFER_ENCODING {
+            let listed = value.to_str().unwrap_or("?").split(',').map(str::trim);
+            for coding in listed.filter(|c| !c.is_empty()) {
+                if codings == 0 {
+                    first_is_chunked = coding.eq_ignore_ascii_case("chunked");
+                }
+                codings += 1;
+            }
+        }
+    }
+    if parts.version == Version::HTTP_11 && hosts == 0 {
         return Err(bad_request("an HTTP/1.1 request needs a Host header"));
     }
-    if headers.get_all(HOST).iter().nth(1).is_some() {
+    if hosts > 1 {
         return Err(bad_request("more than one Host header"));
     }
-    if headers.get_all(AUTHORIZATION).iter().nth(1).is_some() {
+    if authorizations > 1 {
         return Err(bad_request("more than one Authorization header"));
     }
-    let mut codings = headers
-        .get_all(TRANSFER_ENCODING)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("?").split(','))
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    if let Some(first) = codings.next() {
-        if !first.eq_ignore_ascii_case("chunked") || codings.next().is_some() {
-            return Err(response::error(
-                StatusCode::NOT_IMPLEMENTED,
-                "only `Transfer-Encoding: chunked` is understood",
-                Some("not_implemented"),
-            ));
-        }
+    if codings > 0 && (!first_is_chunked || codings > 1) {
+        return Err(response::error(
+            StatusCode::NOT_IMPLEMENTED,
+            "only `Transfer-Encoding: chunked` is understood",
+            Some("not_implemented"),
+        ));
     }
     Ok(())
 }

@@ -3,12 +3,12 @@
 //! seed). Nothing here takes a lock: the store holds the database's lock
 //! while it calls these.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 
 use crate::fixtures::{BackupFixture, DatabaseFixture, InstanceFixture};
+use crate::hashing::FastMap;
 use crate::ids::{self, DetRng};
 use crate::lifecycle::{Lifecycle, Outcome};
 use crate::model::{backup_name, Instance, Method, Status};
@@ -88,7 +88,7 @@ impl DbState {
         &mut self,
         now: i64,
         life: &Lifecycle,
-        index: &mut HashMap<String, Arc<DbCell>>,
+        index: &mut FastMap<String, Arc<DbCell>>,
         cell: &Arc<DbCell>,
     ) -> usize {
         let oldest = periodic::backlog_start(now);
@@ -134,7 +134,7 @@ impl DbState {
         created: i64,
         method: Method,
         life: &Lifecycle,
-        taken: &HashMap<String, V>,
+        taken: &FastMap<String, V>,
     ) -> BackupRecord {
         let created_at = Timestamp::from_millis(created);
         let mut id = ids::backup_id(&mut self.rng, created.div_euclid(1000));

@@ -33,7 +33,6 @@ mod periodic;
 mod records;
 mod render;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -44,6 +43,7 @@ use crate::clock::{Clock, ClockMode};
 use crate::config::Config;
 use crate::error::Error;
 use crate::fixtures::{BackupFixture, DatabaseFixture, FixtureSet};
+use crate::hashing::FastMap;
 use crate::lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome};
 use crate::model::{Backup, DatabaseInfo, Method, Status};
 
@@ -53,11 +53,11 @@ use database::{DbCell, DbState};
 #[derive(Debug)]
 pub(crate) struct Store {
     /// Addon id and database id → database.
-    databases: RwLock<HashMap<String, Arc<DbCell>>>,
+    databases: RwLock<FastMap<String, Arc<DbCell>>>,
     /// Every database once, in fixture / creation order.
     order: RwLock<Vec<Arc<DbCell>>>,
     /// Backup id → its database.
-    backups: RwLock<HashMap<String, Arc<DbCell>>>,
+    backups: RwLock<FastMap<String, Arc<DbCell>>>,
     clock: Clock,
     lifecycle: RwLock<Lifecycle>,
     retention: RwLock<Option<usize>>,
@@ -380,6 +380,11 @@ impl Db<'_> {
             index.remove(&id);
         }
         now
+    }
+
+    /// `f` of the addon id, borrowed (no copy: this runs on every request).
+    pub fn with_addon_id<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(&self.cell.read().meta.addon_id)
     }
 
     /// The addon id (the database's name in paths).
