@@ -14,6 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use hyper::body::{Body, Incoming};
@@ -25,7 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::conns::{Connections, Lease};
+use super::conns::{Ask, Connections, Lease, Slot};
 use super::service::{self, Described};
 use crate::config::Config;
 use crate::http::{self, response::Reply, Reset};
@@ -182,41 +183,109 @@ where
 /// drops it when no complete request head came within the header timeout
 /// of its last answer (or its opening), and when the shutdown cuts.
 ///
-/// One timer per connection keeps both timeouts, lazily: it is re-armed
-/// when it fires, never on a request's way through.
-async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>, limits: Limits, peer: SocketAddr) {
-    let mut conn = Box::pin(conn);
+/// The timeouts and the server's phase are watched by a task of its own
+/// ([`watch_limits`]), which asks this one through the slot only when something is
+/// due: on a request's way through, this task polls the connection and reads
+/// one atomic, nothing else.
+async fn drive<C: Conn>(conn: C, lease: Lease, phase: watch::Receiver<Phase>, limits: Limits, peer: SocketAddr) {
     let slot = lease.slot().clone();
-    let (idle, head) = (limits.idle_timeout, limits.header_read_timeout);
-    let mut timer = Box::pin(tokio::time::sleep(idle.min(head)));
+    // Held until the connection is gone: the shutdown counts the receivers
+    // to know when every connection is.
+    let _counted = phase.clone();
+    let watcher = tokio::spawn(watch_limits(slot.clone(), phase, limits));
+    let mut conn = Some(Box::pin(conn));
     let mut closing = false;
-    let close = |conn: Pin<&mut C>, closing: &mut bool, why: &str| {
-        if !std::mem::replace(closing, true) {
-            tracing::debug!("closing the connection from {peer}: {why}");
-            conn.graceful_shutdown();
+    let mut registered: Option<Waker> = None;
+    std::future::poll_fn(|cx| {
+        if !registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            slot.wake_with(cx.waker());
+            registered = Some(cx.waker().clone());
         }
-    };
-    loop {
-        tokio::select! {
-            ended = conn.as_mut() => {
+        let asked = slot.take_asked();
+        if asked != 0 && act(asked, &mut conn, &mut closing, &slot, limits.header_read_timeout, peer) {
+            return Poll::Ready(());
+        }
+        let Some(c) = conn.as_mut() else {
+            return Poll::Ready(());
+        };
+        match c.as_mut().poll(cx) {
+            Poll::Ready(ended) => {
                 if let Err(e) = ended {
                     tracing::debug!("connection from {peer} ended: {e}");
                 }
-                return;
+                Poll::Ready(())
             }
-            // Not guarded by `closing`: a connection hyper could not close
-            // gracefully (a first request's head half-received) still
-            // gives its place back when evicted. The registry evicts a
-            // connection once at most.
-            () = slot.evicted() => {
-                if !slot.is_busy() {
-                    // Nothing is being answered: drop it now, so its file
-                    // is free for the new connection at once.
-                    tracing::debug!("closed the connection from {peer} to make room for a new one");
-                    return;
-                }
-                close(conn.as_mut(), &mut closing, "making room for a new one");
-            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    watcher.abort();
+}
+
+/// Does what the connection's task was `asked` (bits of [`Ask`]); `true`
+/// when the connection is to be dropped now.
+fn act<C: Conn>(
+    asked: u8,
+    conn: &mut Option<Pin<Box<C>>>,
+    closing: &mut bool,
+    slot: &Slot,
+    head: Duration,
+    peer: SocketAddr,
+) -> bool {
+    if asked & Ask::CUT != 0 {
+        let stage = if slot.is_busy() {
+            "while being answered"
+        } else {
+            "before it was fully received"
+        };
+        tracing::warn!("request from {peer} cut by the shutdown {stage}");
+        http::body::dropped_by_shutdown(|| drop(conn.take()));
+        return true;
+    }
+    // Looked at again here: a request may have begun since it was asked.
+    if asked & Ask::HEAD != 0 && slot.idle_since().is_some_and(|since| since + head <= Instant::now()) {
+        tracing::debug!("dropped the connection from {peer}: no complete request head within the header read timeout");
+        return true;
+    }
+    let mut close = |why: &str| {
+        if std::mem::replace(closing, true) {
+            return;
+        }
+        if let Some(c) = conn.as_mut() {
+            tracing::debug!("closing the connection from {peer}: {why}");
+            c.as_mut().graceful_shutdown();
+        }
+    };
+    // An evicted connection gives its place back even if hyper could not
+    // close it gracefully (a first request's head half-received).
+    if asked & Ask::EVICT != 0 {
+        if !slot.is_busy() {
+            // Nothing is being answered: drop it now, so its file is free
+            // for the new connection at once.
+            tracing::debug!("closed the connection from {peer} to make room for a new one");
+            return true;
+        }
+        close("making room for a new one");
+    }
+    if asked & Ask::DRAIN != 0 {
+        close("shutting down");
+    }
+    if asked & Ask::IDLE != 0 && !slot.is_busy() {
+        close("idle");
+    }
+    false
+}
+
+/// Watches one connection's timeouts and the server's phase, and asks the
+/// connection's task (through its slot) when one is due. One timer, re-armed
+/// when it fires, never per request; it ends when the connection's task
+/// aborts it.
+async fn watch_limits(slot: Arc<Slot>, mut phase: watch::Receiver<Phase>, limits: Limits) {
+    let (idle, head) = (limits.idle_timeout, limits.header_read_timeout);
+    let timer = tokio::time::sleep(idle.min(head));
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
             () = timer.as_mut() => {
                 let now = Instant::now();
                 let Some(since) = slot.idle_since() else {
@@ -225,27 +294,25 @@ async fn drive<C: Conn>(conn: C, lease: Lease, mut phase: watch::Receiver<Phase>
                     timer.as_mut().reset(now + idle.min(head));
                     continue;
                 };
-                let head_due = since + head;
+                let (head_due, idle_due) = (since + head, since + idle);
                 if head_due <= now {
-                    tracing::debug!("dropped the connection from {peer}: no complete request head within the header read timeout");
-                    return;
+                    slot.ask(Ask::HEAD);
+                    // Until the connection's task ends this one (or a
+                    // request began in between, and the clock starts over).
+                    timer.as_mut().reset(now + idle.min(head));
+                    continue;
                 }
-                let idle_due = since + idle;
                 if idle_due <= now {
-                    close(conn.as_mut(), &mut closing, "idle");
+                    slot.ask(Ask::IDLE);
                 }
-                let next = if closing { head_due } else { idle_due.min(head_due) };
-                timer.as_mut().reset(next);
+                timer.as_mut().reset(if idle_due <= now { head_due } else { idle_due.min(head_due) });
             }
             changed = phase.changed() => {
-                let now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Cut };
-                match now {
+                match if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Cut } {
                     Phase::Serving => {}
-                    Phase::Draining => close(conn.as_mut(), &mut closing, "shutting down"),
+                    Phase::Draining => slot.ask(Ask::DRAIN),
                     Phase::Cut => {
-                        let stage = if slot.is_busy() { "while being answered" } else { "before it was fully received" };
-                        tracing::warn!("request from {peer} cut by the shutdown {stage}");
-                        http::body::dropped_by_shutdown(|| drop(conn));
+                        slot.ask(Ask::CUT);
                         return;
                     }
                 }

@@ -5,15 +5,36 @@
 //! it ends; that, and an eviction, are the only times the registry's lock is
 //! taken. A request costs its connection's [`Slot`] two atomic additions and
 //! a clock read (the end of its response), never a lock.
+//!
+//! What a connection's task must do besides serving (close gracefully, drop
+//! the connection) reaches it as bits of [`Ask`] set in its slot, with a
+//! wake-up: the task reads one atomic per wake-up, and polls nothing else.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::Notify;
 use tokio::time::Instant;
+
+/// What a connection's task is asked to do, as bits (several can be set).
+pub(crate) struct Ask;
+
+impl Ask {
+    /// The registry closed it to make room: drop it now if nothing is being
+    /// answered, else close it after the answer.
+    pub const EVICT: u8 = 1;
+    /// Idle for the idle timeout: close it gracefully.
+    pub const IDLE: u8 = 2;
+    /// No complete request head within the header read timeout: drop it.
+    pub const HEAD: u8 = 4;
+    /// The server drains: close it after the request in flight.
+    pub const DRAIN: u8 = 8;
+    /// The shutdown's grace is over: drop it now.
+    pub const CUT: u8 = 16;
+}
 
 /// Every open connection, against a cap.
 #[derive(Debug)]
@@ -41,8 +62,10 @@ pub(crate) struct Slot {
     /// When the last request ended (or the connection opened), in
     /// milliseconds since `epoch`.
     idle_since: AtomicU64,
-    /// Told when the registry closes this connection to make room.
-    evict: Notify,
+    /// The [`Ask`] bits not yet seen by the connection's task.
+    asked: AtomicU8,
+    /// How to wake the connection's task.
+    waker: Mutex<Option<Waker>>,
 }
 
 /// A connection's place in the registry, given back on drop.
@@ -81,7 +104,7 @@ impl Connections {
                 .min_by_key(|(id, s)| (s.idle_since.load(Ordering::Relaxed), **id))
                 .map(|(id, s)| (*id, s.clone()))?;
             open.slots.remove(&id);
-            victim.evict.notify_one();
+            victim.ask(Ask::EVICT);
             tracing::debug!("{} connections open: closing the one idle the longest", self.cap);
         }
         let id = open.next;
@@ -90,7 +113,8 @@ impl Connections {
             epoch: self.epoch,
             busy: AtomicU32::new(0),
             idle_since: AtomicU64::new(millis_since(self.epoch)),
-            evict: Notify::new(),
+            asked: AtomicU8::new(0),
+            waker: Mutex::new(None),
         });
         open.slots.insert(id, slot.clone());
         Some(Lease {
@@ -142,9 +166,28 @@ impl Slot {
         Some(self.epoch + Duration::from_millis(self.idle_since.load(Ordering::Relaxed)))
     }
 
-    /// Resolves once the registry has closed this connection to make room.
-    pub async fn evicted(&self) {
-        self.evict.notified().await;
+    /// Asks the connection's task to do `what` (bits of [`Ask`]), and wakes
+    /// it.
+    pub fn ask(&self, what: u8) {
+        self.asked.fetch_or(what, Ordering::AcqRel);
+        if let Some(waker) = self.waker.lock().as_ref() {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Makes [`Slot::ask`] wake `waker` (the connection's task registers
+    /// before it reads what it was asked, so no request can fall between).
+    pub fn wake_with(&self, waker: &Waker) {
+        *self.waker.lock() = Some(waker.clone());
+    }
+
+    /// What the connection's task was asked since it last looked (bits of
+    /// [`Ask`]); one atomic read when nothing was.
+    pub fn take_asked(&self) -> u8 {
+        if self.asked.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
+        self.asked.swap(0, Ordering::AcqRel)
     }
 }
 
@@ -179,15 +222,12 @@ mod tests {
         let third = conns.admit().unwrap();
         assert_eq!(conns.len(), 2);
         // The second was told to close; the first was not.
-        tokio::time::timeout(Duration::from_millis(1), second.slot().evicted())
-            .await
-            .expect("the second connection is evicted");
-        assert!(
-            tokio::time::timeout(Duration::from_millis(1), first.slot().evicted())
-                .await
-                .is_err(),
-            "the first connection stays"
+        assert_eq!(
+            second.slot().take_asked(),
+            Ask::EVICT,
+            "the second connection is evicted"
         );
+        assert_eq!(first.slot().take_asked(), 0, "the first connection stays");
         drop(second);
         assert_eq!(conns.len(), 2, "an evicted lease gives back nothing more");
         drop(third);
