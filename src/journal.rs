@@ -136,7 +136,9 @@ struct Entry {
     latency_us: u64,
     status: u16,
     operation: &'static str,
-    text: Box<str>,
+    /// Method, path, query and database, end to end (its buffer reused by
+    /// the entry that replaces it).
+    text: String,
     method_end: u16,
     path_end: u16,
     query_end: u16,
@@ -158,12 +160,16 @@ fn cut(s: &str, max: usize) -> &str {
 }
 
 impl Entry {
-    fn new(x: &Exchange<'_>, fault: Option<String>) -> Self {
+    /// The entry of `x`, in the buffer of `recycled` (the oldest entry,
+    /// dropped from a full ring) when there is one: no allocation then.
+    fn new(x: &Exchange<'_>, fault: Option<String>, recycled: Option<Entry>) -> Self {
         let method = cut(x.method, METHOD_CAP);
         let path = cut(x.path, PATH_QUERY_CAP);
         let query = cut(x.query.unwrap_or(""), PATH_QUERY_CAP - path.len());
         let database = cut(x.database.unwrap_or(""), ID_CAP);
-        let mut text = String::with_capacity(method.len() + path.len() + query.len() + database.len());
+        let mut text = recycled.map(|e| e.text).unwrap_or_default();
+        text.clear();
+        text.reserve(method.len() + path.len() + query.len() + database.len());
         for part in [method, path, query, database] {
             text.push_str(part);
         }
@@ -181,7 +187,7 @@ impl Entry {
             query_end: end(method.len() + path.len() + query.len()),
             has_query: x.query.is_some(),
             has_database: x.database.is_some(),
-            text: text.into_boxed_str(),
+            text,
             fault: fault.map(|f| cut(&f, ID_CAP).into()),
         }
     }
@@ -263,21 +269,18 @@ impl Journal {
         if !self.is_on() {
             return;
         }
-        // Built and freed outside the lock: under it, only moves.
-        let mut entry = Entry::new(exchange, fault);
-        let dropped = {
-            let mut ring = self.ring.lock();
-            entry.seq = ring.next_seq;
-            ring.next_seq += 1;
-            let dropped = if ring.entries.len() >= self.capacity {
-                ring.entries.pop_front()
-            } else {
-                None
-            };
-            ring.entries.push_back(entry);
-            dropped
+        // Under the lock: the oldest entry's buffer becomes the new one's
+        // (a copy of a few short strings; no allocation once the ring is full).
+        let mut ring = self.ring.lock();
+        let recycled = if ring.entries.len() >= self.capacity {
+            ring.entries.pop_front()
+        } else {
+            None
         };
-        drop(dropped);
+        let mut entry = Entry::new(exchange, fault, recycled);
+        entry.seq = ring.next_seq;
+        ring.next_seq += 1;
+        ring.entries.push_back(entry);
     }
 
     /// The requests `filter` keeps, oldest first.
