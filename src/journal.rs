@@ -167,9 +167,15 @@ impl Entry {
         let path = cut(x.path, PATH_QUERY_CAP);
         let query = cut(x.query.unwrap_or(""), PATH_QUERY_CAP - path.len());
         let database = cut(x.database.unwrap_or(""), ID_CAP);
-        let mut text = recycled.map(|e| e.text).unwrap_or_default();
+        let need = method.len() + path.len() + query.len() + database.len();
+        // A buffer much larger than this entry needs (a long path once) is
+        // not kept on: the ring's memory follows what it holds now.
+        let mut text = recycled
+            .map(|e| e.text)
+            .filter(|t| t.capacity() <= (2 * need).max(256))
+            .unwrap_or_default();
         text.clear();
-        text.reserve(method.len() + path.len() + query.len() + database.len());
+        text.reserve(need);
         for part in [method, path, query, database] {
             text.push_str(part);
         }
