@@ -709,6 +709,21 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// One line per server of a compared pair: requests/s, latency, errors and
+/// the per-slice figures.
+fn print_pair(names: [&str; 2], f: &Load, l: &Load) {
+    for (name, r) in names.into_iter().zip([f, l]) {
+        println!(
+            "{name:<12} {:>9.0} req/s   p50 {:>6.0} µs   p99 {:>6.0} µs   errors {}   slices: {}",
+            r.rps,
+            r.p50_us,
+            r.p99_us,
+            r.errors,
+            slices_text(&r.slices)
+        );
+    }
+}
+
 fn slices_text(s: &[f64]) -> String {
     s.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(" ")
 }
@@ -790,16 +805,7 @@ fn bench_list(o: &Opts, server: &Runtime, client: &Runtime, rows: &mut Vec<Row>)
     let targets: [(SocketAddr, &[u8]); 2] = [(fake.address(), &req), (limit.addr, &limit_req)];
     let mut r = compare(client, &targets, o.conns, o.warmup, o.measure, o.rounds).into_iter();
     let (f, l) = (r.next().expect("fake"), r.next().expect("limit"));
-    for (name, r) in [("fake", &f), ("limit-hyper", &l)] {
-        println!(
-            "{name:<12} {:>9.0} req/s   p50 {:>6.0} µs   p99 {:>6.0} µs   errors {}   slices: {}",
-            r.rps,
-            r.p50_us,
-            r.p99_us,
-            r.errors,
-            slices_text(&r.slices)
-        );
-    }
+    print_pair(["fake", "limit-hyper"], &f, &l);
     let ratio = f.rps / l.rps;
     println!("ratio fake/limit: {ratio:.3} (target >= 0.85)");
     print_cpu(&f, &l);
@@ -1533,16 +1539,7 @@ fn bench_external(o: &Opts, client: &Runtime, rows: &mut Vec<Row>) {
     let targets: [(SocketAddr, &[u8]); 2] = [(fake.addr, &fake_req), (limit.addr, &limit_req)];
     let mut r = compare(client, &targets, o.conns, o.warmup, o.measure, o.rounds).into_iter();
     let (f, l) = (r.next().expect("fake"), r.next().expect("limit"));
-    for (name, r) in [("fake binary", &f), ("bare hyper", &l)] {
-        println!(
-            "{name:<12} {:>9.0} req/s   p50 {:>6.0} µs   p99 {:>6.0} µs   errors {}   slices: {}",
-            r.rps,
-            r.p50_us,
-            r.p99_us,
-            r.errors,
-            slices_text(&r.slices)
-        );
-    }
+    print_pair(["fake binary", "bare hyper"], &f, &l);
     let ratio = f.rps / l.rps;
     println!("ratio fake/bare: {ratio:.3} (target >= 0.9)");
     rows.push(row(

@@ -137,29 +137,19 @@ pub const REQUEST_LOG_TARGET: &str = "scalingo_db_fake::request";
 /// log). The fields are plain values, never a formatted message: the
 /// subscriber formats them only if the line is kept.
 fn log(d: &Dispatched<'_>, parts: &Parts, status: u16, latency_us: u64) {
+    // `fault` is recorded only when a rule fired (an `Option` field).
     macro_rules! event {
         ($level:expr) => {
-            match d.fault.as_deref() {
-                None => tracing::event!(
-                    target: REQUEST_LOG_TARGET,
-                    $level,
-                    method = parts.method.as_str(),
-                    path = parts.uri.path(),
-                    status,
-                    operation = d.op,
-                    latency_us
-                ),
-                Some(fault) => tracing::event!(
-                    target: REQUEST_LOG_TARGET,
-                    $level,
-                    method = parts.method.as_str(),
-                    path = parts.uri.path(),
-                    status,
-                    operation = d.op,
-                    fault,
-                    latency_us
-                ),
-            }
+            tracing::event!(
+                target: REQUEST_LOG_TARGET,
+                $level,
+                method = parts.method.as_str(),
+                path = parts.uri.path(),
+                status,
+                operation = d.op,
+                fault = d.fault.as_deref(),
+                latency_us
+            )
         };
     }
     let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
