@@ -2,15 +2,27 @@
 //! downloads and `/v1`; never the `/_fake` control plane), so a test can
 //! assert on what the code under test sent.
 //!
-//! It is a bounded ring: when full, recording a request drops the oldest, so
-//! memory stays flat however long the fake runs. Recording costs one
-//! allocation (method, path, query and database copied into one string, each
-//! cut to a cap so a hostile client cannot make an entry large) and one short
-//! lock; nothing is formatted or serialized until the journal is read.
+//! It is bounded: once N requests are kept, recording one more drops the
+//! oldest, so memory stays flat however long the fake runs. Recording costs
+//! one allocation (method, path, query and database copied into one string,
+//! each cut to a cap so a hostile client cannot make an entry large), one
+//! short lock on the recording thread's own shard and one atomic increment
+//! for the sequence number; nothing is formatted or serialized until the
+//! journal is read.
+//!
+//! The shards are what keep recording off memory other threads touch: there
+//! is one per core (at most 8), each padded to cache lines of its own, and a
+//! thread records into the same one every time (given to it round robin the
+//! first time it records). Each shard keeps at most N entries, so the journal
+//! holds at most shards × N; a read locks every shard at once, merges them by
+//! sequence number and shows only the newest N, exactly what a single ring of
+//! N would show.
 
 use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
@@ -21,6 +33,11 @@ const METHOD_CAP: usize = 32;
 const PATH_QUERY_CAP: usize = 2048;
 /// The most bytes of a database id, and of a fault rule id, kept.
 const ID_CAP: usize = 256;
+/// The most shards a journal has, however many cores there are.
+const MAX_SHARDS: usize = 8;
+/// The most entries reserved up front, over all shards (the rest are grown
+/// as requests come).
+const RESERVED: usize = 1024;
 
 /// One request the fake answered, as `GET /_fake/requests` lists it.
 ///
@@ -237,30 +254,86 @@ impl Entry {
     }
 }
 
-/// The entries and the next sequence number.
+/// The entries of one shard, oldest (lowest sequence number) first.
 #[derive(Debug, Default)]
 struct Ring {
     entries: VecDeque<Entry>,
-    next_seq: u64,
 }
 
-/// The bounded ring of recent requests.
+/// `T` alone on its cache lines (128 bytes: two lines where the prefetcher
+/// pulls pairs), so writing it never evicts a neighbour from another core.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Where the next thread to record takes its slot.
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's slot: which shard it records into, modulo their number.
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+}
+
+/// This thread's slot (taken the first time it asks; 0 while the thread is
+/// being torn down).
+fn thread_slot() -> usize {
+    SLOT.try_with(|slot| *slot).unwrap_or(0)
+}
+
+/// The entries of all `rings`, newest first: each ring is in sequence
+/// order, so a merge from their backs.
+fn newest_first<'a>(rings: &'a [MutexGuard<'_, Ring>]) -> impl Iterator<Item = &'a Entry> {
+    let mut backs: Vec<_> = rings.iter().map(|r| r.entries.iter().rev().peekable()).collect();
+    std::iter::from_fn(move || {
+        let newest = backs
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, back)| back.peek().map(|e| (e.seq, i)))
+            .max()?
+            .1;
+        backs[newest].next()
+    })
+}
+
+/// The bounded journal of recent requests, in shards.
 #[derive(Debug)]
 pub(crate) struct Journal {
     capacity: usize,
-    ring: Mutex<Ring>,
+    /// Never empty.
+    shards: Box<[Padded<Mutex<Ring>>]>,
+    /// The next sequence number.
+    next_seq: Padded<AtomicU64>,
 }
 
 impl Journal {
     /// A journal keeping the last `capacity` requests (0: records nothing).
     pub fn new(capacity: usize) -> Self {
+        let shards = if capacity == 0 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, NonZeroUsize::get)
+                .clamp(1, MAX_SHARDS)
+        };
+        Self::with_shards(capacity, shards)
+    }
+
+    /// A journal keeping the last `capacity` requests in `shards` shards (at
+    /// least one).
+    fn with_shards(capacity: usize, shards: usize) -> Self {
+        let shards = shards.max(1);
+        // Grown as requests come, not all at once.
+        let reserved = capacity.min(RESERVED / shards);
         Self {
             capacity,
-            ring: Mutex::new(Ring {
-                // Grown as requests come, not all at once.
-                entries: VecDeque::with_capacity(capacity.min(1024)),
-                next_seq: 1,
-            }),
+            shards: (0..shards)
+                .map(|_| {
+                    Padded(Mutex::new(Ring {
+                        entries: VecDeque::with_capacity(reserved),
+                    }))
+                })
+                .collect(),
+            next_seq: Padded(AtomicU64::new(1)),
         }
     }
 
@@ -275,28 +348,36 @@ impl Journal {
         if !self.is_on() {
             return;
         }
-        // Under the lock: the oldest entry's buffer becomes the new one's
-        // (a copy of a few short strings; no allocation once the ring is full).
-        let mut ring = self.ring.lock();
+        let shard = &self.shards[thread_slot() % self.shards.len()].0;
+        // Under the lock: the shard's oldest entry's buffer becomes the new
+        // one's (a copy of a few short strings; no allocation once the shard
+        // is full), and the number is taken just before the push, so each
+        // shard stays in sequence order.
+        let mut ring = shard.lock();
         let recycled = if ring.entries.len() >= self.capacity {
             ring.entries.pop_front()
         } else {
             None
         };
         let mut entry = Entry::new(exchange, fault, recycled);
-        entry.seq = ring.next_seq;
-        ring.next_seq += 1;
+        entry.seq = self.next_seq.0.fetch_add(1, Ordering::Relaxed);
         ring.entries.push_back(entry);
+    }
+
+    /// Every shard, locked, in order (the only order any two are ever
+    /// locked in): while held, no request is half recorded, so what they
+    /// hold is every request up to some number.
+    fn lock_all(&self) -> Vec<MutexGuard<'_, Ring>> {
+        self.shards.iter().map(|shard| shard.0.lock()).collect()
     }
 
     /// The requests `filter` keeps, oldest first.
     pub fn list(&self, filter: &RequestFilter) -> Vec<RecordedRequest> {
         let limit = filter.limit.unwrap_or(usize::MAX);
         let mut kept: Vec<Entry> = {
-            let ring = self.ring.lock();
-            ring.entries
-                .iter()
-                .rev()
+            let rings = self.lock_all();
+            newest_first(&rings)
+                .take(self.capacity)
                 .filter(|e| e.matches(filter))
                 .take(limit)
                 .cloned()
@@ -308,14 +389,21 @@ impl Journal {
 
     /// How many recorded requests `filter` keeps.
     pub fn count(&self, filter: &RequestFilter) -> usize {
-        let ring = self.ring.lock();
-        let n = ring.entries.iter().filter(|e| e.matches(filter)).count();
-        n.min(filter.limit.unwrap_or(usize::MAX))
+        let rings = self.lock_all();
+        newest_first(&rings)
+            .take(self.capacity)
+            .filter(|e| e.matches(filter))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .count()
     }
 
     /// Forgets every recorded request (sequence numbers go on).
     pub fn clear(&self) {
-        let old = std::mem::take(&mut self.ring.lock().entries);
+        let old: Vec<VecDeque<Entry>> = self
+            .lock_all()
+            .iter_mut()
+            .map(|ring| std::mem::take(&mut ring.entries))
+            .collect();
         drop(old);
     }
 }
@@ -411,6 +499,121 @@ mod tests {
             "the query gets what the path left"
         );
         assert_eq!(r.database.as_deref().map(str::len), Some(ID_CAP));
+    }
+
+    /// Enough shards that threads started one after the other in a test land
+    /// on shards of their own (their slots would have to be this far apart
+    /// to share one).
+    const SPREAD: usize = 1024;
+
+    fn seqs(j: &Journal, f: &RequestFilter) -> Vec<u64> {
+        j.list(f).iter().map(|r| r.seq).collect()
+    }
+
+    /// How many shards hold at least one entry.
+    fn shards_used(j: &Journal) -> usize {
+        j.shards.iter().filter(|s| !s.0.lock().entries.is_empty()).count()
+    }
+
+    /// Runs `each` on a thread of its own per item, one after the other.
+    fn on_threads<T: Send>(items: impl IntoIterator<Item = T>, each: impl Fn(T) + Sync) {
+        std::thread::scope(|s| {
+            for item in items {
+                s.spawn(|| each(item))
+                    .join()
+                    .expect("the thread records without panicking");
+            }
+        });
+    }
+
+    #[test]
+    fn requests_from_many_threads_show_exactly_the_newest_overall() {
+        const THREADS: usize = 4;
+        const EACH: usize = 50;
+        const CAPACITY: usize = 30;
+        let j = Journal::with_shards(CAPACITY, 3);
+        std::thread::scope(|s| {
+            for t in 0..THREADS {
+                let j = &j;
+                s.spawn(move || {
+                    let path = format!("/t{t}");
+                    for _ in 0..EACH {
+                        j.record(&exchange(&path, None, None, "unknown"), None);
+                    }
+                });
+            }
+        });
+        let total = (THREADS * EACH) as u64;
+        let all = seqs(&j, &RequestFilter::default());
+        let newest: Vec<u64> = (total - CAPACITY as u64 + 1..=total).collect();
+        assert_eq!(all, newest, "the newest {CAPACITY}, oldest first, each once");
+        assert_eq!(j.count(&RequestFilter::default()), CAPACITY);
+        for shard in j.shards.iter() {
+            assert!(
+                shard.0.lock().entries.len() <= CAPACITY,
+                "no shard holds more than the capacity"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_from_another_thread_pushes_out_the_oldest_overall() {
+        let j = Journal::with_shards(3, SPREAD);
+        on_threads([3, 1], |n| {
+            for _ in 0..n {
+                j.record(&exchange("/p", None, None, "unknown"), None);
+            }
+        });
+        assert_eq!(shards_used(&j), 2, "each thread recorded into a shard of its own");
+        assert_eq!(seqs(&j, &RequestFilter::default()), [2, 3, 4]);
+        assert_eq!(j.count(&RequestFilter::default()), 3);
+    }
+
+    #[test]
+    fn count_agrees_with_list_under_filters_and_limits_across_shards() {
+        let j = Journal::with_shards(6, SPREAD);
+        let per_thread: [&[(&str, &'static str)]; 3] = [
+            &[("a", "backups.list"), ("b", "backups.list"), ("a", "backups.create")],
+            &[("a", "backups.list"), ("a", "backups.list")],
+            &[("b", "backups.create"), ("a", "backups.list")],
+        ];
+        on_threads(per_thread, |requests| {
+            for &(db, op) in requests {
+                j.record(&exchange("/p", None, Some(db), op), None);
+            }
+        });
+        assert_eq!(shards_used(&j), 3);
+        let a_lists = RequestFilter::default().operation("backups.list").database("a");
+        // Seq 1 matches too, but is no longer among the newest 6.
+        assert_eq!(seqs(&j, &a_lists), [4, 5, 7]);
+        assert_eq!(seqs(&j, &a_lists.clone().limit(2)), [5, 7]);
+        for f in [
+            RequestFilter::default(),
+            a_lists.clone(),
+            a_lists.clone().limit(2),
+            a_lists.limit(5),
+            RequestFilter::default().database("b"),
+            RequestFilter::default().operation("backups.create").limit(1),
+            RequestFilter::default().operation("backups.delete"),
+        ] {
+            assert_eq!(j.count(&f), j.list(&f).len(), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn a_clear_empties_every_shard_and_numbers_go_on() {
+        let j = Journal::with_shards(4, SPREAD);
+        on_threads([2, 2], |n| {
+            for _ in 0..n {
+                j.record(&exchange("/p", None, None, "unknown"), None);
+            }
+        });
+        assert_eq!(shards_used(&j), 2);
+        j.clear();
+        assert_eq!(shards_used(&j), 0);
+        assert_eq!(j.count(&RequestFilter::default()), 0);
+        j.record(&exchange("/p", None, None, "unknown"), None);
+        assert_eq!(seqs(&j, &RequestFilter::default()), [5]);
     }
 
     #[test]

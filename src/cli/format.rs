@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level};
@@ -23,15 +23,16 @@ use scalingo_db_fake::REQUEST_LOG_TARGET;
 
 use super::logging::LogFormat;
 
-/// Appends `event` to `line` as one line of `format`, its newline included.
-pub fn write_line(format: LogFormat, event: &Event<'_>, line: &mut String) -> fmt::Result {
+/// Appends `event`, logged `at` (since the Unix epoch), to `line` as one
+/// line of `format`, its newline included.
+pub fn write_line(format: LogFormat, event: &Event<'_>, at: Duration, line: &mut String) -> fmt::Result {
     let level = event.metadata().level();
     if event.metadata().target() == REQUEST_LOG_TARGET {
-        return write_request(format, level, event, line);
+        return write_request(format, level, event, at, line);
     }
     match format {
         LogFormat::Text => {
-            write_timestamp(line)?;
+            write_timestamp(line, at)?;
             line.push_str(text_level(level));
             let mut fields = TextFields {
                 w: &mut *line,
@@ -42,7 +43,7 @@ pub fn write_line(format: LogFormat, event: &Event<'_>, line: &mut String) -> fm
         }
         LogFormat::Json => {
             line.push_str("{\"timestamp\":\"");
-            write_timestamp(line)?;
+            write_timestamp(line, at)?;
             line.push_str("\",\"level\":\"");
             line.push_str(level.as_str());
             line.push('"');
@@ -62,9 +63,9 @@ pub fn write_line(format: LogFormat, event: &Event<'_>, line: &mut String) -> fm
 /// A request's line: its fields put together as one text, in the text
 /// format (written straight into the line); that text as the `message`,
 /// then each field, in JSON.
-fn write_request(format: LogFormat, level: &Level, event: &Event<'_>, line: &mut String) -> fmt::Result {
+fn write_request(format: LogFormat, level: &Level, event: &Event<'_>, at: Duration, line: &mut String) -> fmt::Result {
     if format == LogFormat::Text {
-        write_timestamp(line)?;
+        write_timestamp(line, at)?;
         line.push_str(text_level(level));
         event.record(&mut RequestFields { text: line, json: None });
         line.push('\n');
@@ -82,7 +83,7 @@ fn write_request(format: LogFormat, level: &Level, event: &Event<'_>, line: &mut
         event.record(&mut fields);
         let extra = fields.json.take().unwrap_or_default();
         line.push_str("{\"timestamp\":\"");
-        let written = write_timestamp(line)
+        let written = write_timestamp(line, at)
             .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", level.as_str()))
             .and_then(|()| write_json_str(line, &text));
         *cell.borrow_mut() = text;
@@ -184,9 +185,13 @@ thread_local! {
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Now, in UTC, as `2024-01-01T00:00:00.000000Z`.
-fn write_timestamp(w: &mut impl fmt::Write) -> fmt::Result {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+/// Now, since the Unix epoch.
+pub fn since_epoch() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
+}
+
+/// `now` (since the Unix epoch), in UTC, as `2024-01-01T00:00:00.000000Z`.
+fn write_timestamp(w: &mut impl fmt::Write, now: Duration) -> fmt::Result {
     let secs = now.as_secs();
     SECOND.with(|cell| {
         let mut cached = cell.borrow_mut();
@@ -356,7 +361,7 @@ mod tests {
     #[test]
     fn timestamps_are_rfc3339_in_utc_with_microseconds() {
         let mut out = String::new();
-        write_timestamp(&mut out).unwrap();
+        write_timestamp(&mut out, since_epoch()).unwrap();
         assert_eq!(out.len(), "2024-01-01T00:00:00.000000Z".len(), "{out}");
         assert!(chrono::DateTime::parse_from_rfc3339(&out).is_ok(), "{out}");
     }

@@ -14,15 +14,42 @@ use crate::model::MaintenanceWindow;
 use crate::shared::Shared;
 use crate::store::Db;
 
-/// Answers an operation of the database API.
+/// Whether `op` reads the request's body (the others answer at once, with
+/// [`handle_now`]).
+pub(crate) fn reads_body(op: Op) -> bool {
+    matches!(op, Op::CreateBackup | Op::UpdateDatabase)
+}
+
+/// Answers an operation of the database API. The credentials are checked
+/// before the body is read.
 pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Reply {
-    match run(shared, op, p, parts, body).await {
+    let db = match target(shared, op, p, parts) {
+        Ok(db) => db,
+        Err(r) => return r,
+    };
+    let json = if reads_body(op) {
+        match read_json(shared, parts, body).await {
+            Ok(json) => json,
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
+    match run(shared, &db, op, p, parts, json) {
         Ok(r) | Err(r) => r,
     }
 }
 
-async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Result<Reply, Reply> {
-    // The database the route names: by backup id for `/api/backups/:backup`.
+/// Answers an operation that reads no body ([`reads_body`]).
+pub(crate) fn handle_now(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Reply {
+    match target(shared, op, p, parts).and_then(|db| run(shared, &db, op, p, parts, None)) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// The database the route names (by backup id for `/api/backups/:backup`),
+/// once the request's credentials are found to open it.
+fn target<'s>(shared: &'s Shared, op: Op, p: Params<'_>, parts: &Parts) -> Result<Db<'s>, Reply> {
     let (db, missing) = match op {
         Op::ShowBackupById => (shared.store.db_of_backup(p.backup), "backup"),
         _ => (shared.store.db(p.db), "database"),
@@ -32,22 +59,30 @@ async fn run(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incomi
         Some(db) => db.with_addon_id(|id| authorize(shared, parts, Some(id)))?,
         None => authorize(shared, parts, None)?,
     }
-    let db = db.ok_or_else(|| response::not_found(missing))?;
+    db.ok_or_else(|| response::not_found(missing))
+}
+
+/// Runs `op` on `db`, with the request's JSON body when it reads one.
+fn run(
+    shared: &Shared,
+    db: &Db<'_>,
+    op: Op,
+    p: Params<'_>,
+    parts: &Parts,
+    json: Option<JsonObject>,
+) -> Result<Reply, Reply> {
     Ok(match op {
         Op::ListBackups => response::json_body(StatusCode::OK, db.list_json()),
-        Op::CreateBackup => {
-            // The body is `{}` or empty; anything else that is JSON is ignored,
-            // as the real API ignores unknown parameters.
-            read_json(shared, parts, body).await?;
-            response::wrapped(StatusCode::CREATED, "database_backup", &db.create())
-        }
+        // The body is `{}` or empty; anything else that is JSON is ignored,
+        // as the real API ignores unknown parameters.
+        Op::CreateBackup => response::wrapped(StatusCode::CREATED, "database_backup", &db.create()),
         Op::ShowBackup | Op::ShowBackupById => {
             let b = db.show(p.backup).ok_or_else(|| response::not_found("backup"))?;
             response::wrapped(StatusCode::OK, "database_backup", &b)
         }
         Op::ArchiveLink => super::download::archive_link(shared, p.db, p.backup, parts),
         Op::ShowDatabase => response::wrapped(StatusCode::OK, "database", &db.info()),
-        Op::UpdateDatabase => update_database(&db, read_json(shared, parts, body).await?)?,
+        Op::UpdateDatabase => update_database(db, json)?,
         _ => response::not_found("route"),
     })
 }

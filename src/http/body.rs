@@ -20,10 +20,12 @@ use crate::download::archive::Chunks;
 pub enum Body {
     /// Everything at once (JSON, errors); `None` once sent.
     Full(Option<Bytes>),
-    /// A generated archive, `remaining` bytes still to send.
-    Archive(ArchiveStream),
+    /// A generated archive, `remaining` bytes still to send (boxed, like
+    /// the other streams: a JSON body, moved several times per request,
+    /// stays small).
+    Archive(Box<ArchiveStream>),
     /// A real file, `remaining` bytes still to send.
-    File(FileStream),
+    File(Box<FileStream>),
     /// Another body, cut short by a fault rule.
     Cut(Box<CutBody>),
     /// Another body, sent slowly by a fault rule.

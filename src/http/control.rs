@@ -50,23 +50,34 @@ use crate::lifecycle::{LifecyclePatch, Outcome};
 use crate::shared::Shared;
 use crate::timestamp::Timestamp;
 
+/// Whether a control request with this method reads a JSON object body
+/// (or none): every operation that changes something does; reads take none
+/// and answer at once, with [`handle_now`].
+pub(crate) fn reads_body(method: &hyper::Method) -> bool {
+    method != hyper::Method::GET && method != hyper::Method::HEAD
+}
+
 /// Answers a control operation.
 pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Reply {
+    if !reads_body(&parts.method) {
+        return handle_now(shared, op, p, parts);
+    }
     if op == Op::SetDatabaseLifecycle && shared.store.db(p.db).is_none() {
         // An unknown database is a 404 before the body is looked at.
         return response::not_found("database");
     }
-    // Every operation that changes something reads a JSON object body (or
-    // none); reads take none.
-    let body = if parts.method == hyper::Method::GET || parts.method == hyper::Method::HEAD {
-        JsonObject::new()
-    } else {
-        match read_json(shared, parts, body).await {
-            Ok(b) => b.unwrap_or_default(),
-            Err(r) => return r,
-        }
+    let body = match read_json(shared, parts, body).await {
+        Ok(b) => b.unwrap_or_default(),
+        Err(r) => return r,
     };
     match run(shared, op, p, parts, body) {
+        Ok(r) | Err(r) => r,
+    }
+}
+
+/// Answers a control operation that reads no body ([`reads_body`]).
+pub(crate) fn handle_now(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Reply {
+    match run(shared, op, p, parts, JsonObject::new()) {
         Ok(r) | Err(r) => r,
     }
 }

@@ -150,11 +150,11 @@ async fn archive_body(target: &ArchiveTarget, span: std::ops::Range<u64>, size: 
     let len = span.end - span.start;
     if let Some(path) = &target.file {
         match open_at(path, span.start).await {
-            Ok(file) => Ok(Body::File(FileStream {
+            Ok(file) => Ok(Body::File(Box::new(FileStream {
                 file,
                 remaining: len,
                 label,
-            })),
+            }))),
             Err(e) => Err(response::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("cannot read the archive file of backup {}: {e}", target.backup_id),
@@ -171,11 +171,11 @@ async fn archive_body(target: &ArchiveTarget, span: std::ops::Range<u64>, size: 
             target.created_secs,
         );
         match Archive::new(&spec) {
-            Ok(archive) => Ok(Body::Archive(ArchiveStream {
+            Ok(archive) => Ok(Body::Archive(Box::new(ArchiveStream {
                 chunks: archive.chunks(span),
                 remaining: len,
                 label,
-            })),
+            }))),
             Err(e) => Err(response::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &format!("cannot build the archive of backup {}: {e}", target.backup_id),

@@ -31,6 +31,8 @@ pub mod ui;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -88,16 +90,50 @@ impl Dispatched<'_> {
     }
 }
 
+/// How a request is answered: during the service's call, or by a future.
+///
+/// Most requests are answered at once: every one that reads no body, meets
+/// no fault rule and streams no archive. They cost no future at all (the
+/// state of the largest handler is large, and a future is moved several
+/// times on its way through hyper). The others get a boxed future.
+// The answer is kept inline: boxing it would cost an allocation on every
+// request, to save a few bytes on the rare one that waits.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Handled {
+    /// The answer, or a fault rule's reset.
+    Now(Result<Reply, Reset>),
+    /// What will answer: the request reads a body, waits for a fault rule's
+    /// latency or opens an archive.
+    Later(Pin<Box<dyn Future<Output = Result<Reply, Reset>> + Send>>),
+}
+
 /// Answers one request; `Err` when a fault rule resets the connection.
 ///
 /// The journal entry is written before the reply goes back to hyper, so a
 /// client that has its response finds its request in the journal.
-pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Reply, Reset> {
+pub(crate) fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Handled {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     // Arrival, on the fake's clock and the system's, when it is kept.
     let arrival = shared.journal.is_on().then(|| (shared.store.now(), wall_millis()));
-    let d = dispatch(&shared, &parts, body).await;
+    if let Some(d) = dispatch_now(shared, &parts) {
+        return Handled::Now(finish(shared, &parts, d, started, arrival));
+    }
+    let shared = shared.clone();
+    Handled::Later(Box::pin(async move {
+        let d = dispatch(&shared, &parts, body).await;
+        finish(&shared, &parts, d, started, arrival)
+    }))
+}
+
+/// Journals and logs an answered request, and gives its answer.
+fn finish(
+    shared: &Shared,
+    parts: &Parts,
+    d: Dispatched<'_>,
+    started: Instant,
+    arrival: Option<(i64, i64)>,
+) -> Result<Reply, Reset> {
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     // A reset answers nothing: journaled and logged as status 0.
     let status = d.answer.as_ref().map_or(0, |r| r.status().as_u16());
@@ -115,7 +151,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Resul
         };
         shared.journal.record(&exchange, d.fault.clone());
     }
-    log(&d, &parts, status, latency_us);
+    log(&d, parts, status, latency_us);
     d.answer
 }
 
@@ -167,8 +203,18 @@ fn wall_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The answer, the operation that made it and the fault rule that fired.
-async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Dispatched<'a> {
+/// What is known of a request once its route, method and admin token are
+/// checked: the operation to run, or the answer already.
+enum Routed<'a, 'p> {
+    /// Answered (a bad request, an unknown route or method, a refused token).
+    Done(Dispatched<'a>),
+    /// The operation to run, and what the journal and the log will need.
+    Run(Matched<'p>, Op, Dispatched<'a>),
+}
+
+/// Checks a request and finds its route and operation. `path` is the
+/// request's path, normalized.
+fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> Routed<'a, 'p> {
     // A placeholder, replaced on every path below (an empty body costs no
     // allocation, unlike building the 404 for every request).
     let mut d = Dispatched {
@@ -181,16 +227,15 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
     if let Err(reply) = strict::check(parts) {
         d.op = "bad_request";
         d.answer = Ok(reply);
-        return d;
+        return Routed::Done(d);
     }
-    let path = strict::normalize_path(parts.uri.path());
-    let Some(matched) = routes::find(&path) else {
+    let Some(matched) = routes::find(path) else {
         d.answer = Ok(response::not_found("route"));
-        return d;
+        return Routed::Done(d);
     };
     d.database = Some(matched.params.db)
         .filter(|db| !db.is_empty())
-        .map(|db| match &path {
+        .map(|db| match path {
             // The id is a slice of the request's own path: borrowed for as long.
             Cow::Borrowed(whole) => reborrow(whole, db).map_or_else(|| Cow::Owned(db.to_string()), Cow::Borrowed),
             Cow::Owned(_) => Cow::Owned(db.to_string()),
@@ -199,7 +244,7 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
     let Some(op) = matched.op(&parts.method) else {
         d.op = "method_not_allowed";
         d.answer = Ok(response::method_not_allowed(&matched.route.allow()));
-        return d;
+        return Routed::Done(d);
     };
     d.op = op.name();
     // The health check and the dashboard's page (static: it holds no data,
@@ -209,9 +254,41 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
         let authorization = parts.headers.get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
         if let Err(why) = shared.credentials.check_admin(authorization) {
             d.answer = Ok(response::error(hyper::StatusCode::UNAUTHORIZED, &why, None));
-            return d;
+            return Routed::Done(d);
         }
     }
+    Routed::Run(matched, op, d)
+}
+
+/// The answer, when it needs no waiting: `None` when the operation reads a
+/// body or streams an archive, or a fault rule could fire on it.
+fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts) -> Option<Dispatched<'a>> {
+    let path = strict::normalize_path(parts.uri.path());
+    let (matched, op, mut d) = match route(shared, parts, &path) {
+        Routed::Done(d) => return Some(d),
+        Routed::Run(matched, op, d) => (matched, op, d),
+    };
+    let p = matched.params;
+    let faults_may_fire = || shared.faults.armed();
+    d.answer = Ok(match matched.route.plane {
+        Plane::Api if !api::reads_body(op) && !faults_may_fire() => api::handle_now(shared, op, p, parts),
+        Plane::Platform if !platform::reads_body(op) && !faults_may_fire() => {
+            platform::handle_now(shared, op, p, parts)
+        }
+        // Never a fault rule on `/_fake`.
+        Plane::Control if !control::reads_body(&parts.method) => control::handle_now(shared, op, p, parts),
+        _ => return None,
+    });
+    Some(d)
+}
+
+/// The answer, the operation that made it and the fault rule that fired.
+async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Dispatched<'a> {
+    let path = strict::normalize_path(parts.uri.path());
+    let (matched, op, mut d) = match route(shared, parts, &path) {
+        Routed::Done(d) => return d,
+        Routed::Run(matched, op, d) => (matched, op, d),
+    };
     let Some(fired) = pick_fault(shared, &matched, op, &parts.method) else {
         d.answer = Ok(run(shared, &matched, op, parts, body).await);
         return d;

@@ -23,15 +23,26 @@ use crate::store::Db;
 /// scripts that pass `--region osc-fr1` work unchanged).
 pub(crate) const REGION: &str = "osc-fr1";
 
+/// Whether `op` reads the request's body (the others answer at once, with
+/// [`handle_now`]).
+pub(crate) fn reads_body(op: Op) -> bool {
+    matches!(op, Op::ExchangeToken | Op::CreateAddonToken)
+}
+
 /// Answers an operation of the `/v1` plane.
 pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, body: Incoming) -> Reply {
-    if matches!(op, Op::ExchangeToken | Op::CreateAddonToken) {
+    if reads_body(op) {
         // The clients send `{}`; what a body holds is ignored, but it must be
         // JSON within the size limit like every other body.
         if let Err(r) = read_json(shared, parts, body).await {
             return r;
         }
     }
+    handle_now(shared, op, p, parts)
+}
+
+/// Answers an operation once its body (if it reads one) is read.
+pub(crate) fn handle_now(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Reply {
     match run(shared, op, p, parts) {
         Ok(r) | Err(r) => r,
     }

@@ -332,26 +332,32 @@ enum Segment {
     Fault,
 }
 
-/// The templates, split once.
-static COMPILED: LazyLock<Vec<(Vec<Segment>, &'static Route)>> = LazyLock::new(|| {
-    ROUTES
-        .iter()
-        .map(|r| {
-            let segments = r
-                .template
-                .split('/')
-                .skip(1)
-                .map(|s| match s {
-                    ":db" | ":addon" => Segment::Db,
-                    ":app" => Segment::App,
-                    ":backup" => Segment::Backup,
-                    ":fault" => Segment::Fault,
-                    other => Segment::Literal(other),
-                })
-                .collect();
-            (segments, r)
-        })
-        .collect()
+/// A template, split into segments, and its route.
+type Compiled = (Vec<Segment>, &'static Route);
+
+/// The templates, split once, by their number of segments (a path is only
+/// matched against the templates of its length), in table order.
+static COMPILED: LazyLock<[Vec<Compiled>; MAX_SEGMENTS + 1]> = LazyLock::new(|| {
+    let mut by_length: [Vec<Compiled>; MAX_SEGMENTS + 1] = Default::default();
+    for r in ROUTES.iter() {
+        let segments: Vec<Segment> = r
+            .template
+            .split('/')
+            .skip(1)
+            .map(|s| match s {
+                ":db" | ":addon" => Segment::Db,
+                ":app" => Segment::App,
+                ":backup" => Segment::Backup,
+                ":fault" => Segment::Fault,
+                other => Segment::Literal(other),
+            })
+            .collect();
+        // Every template is checked against the cap by a test.
+        if let Some(bucket) = by_length.get_mut(segments.len()) {
+            bucket.push((segments, r));
+        }
+    }
+    by_length
 });
 
 /// The longest template, in segments.
@@ -379,10 +385,7 @@ pub(crate) fn find(path: &str) -> Option<Matched<'_>> {
         left = next;
     }
     let segs = &segs[..n];
-    'routes: for (template, route) in COMPILED.iter() {
-        if template.len() != n {
-            continue;
-        }
+    'routes: for (template, route) in &COMPILED[n] {
         let mut params = Params::default();
         for (t, s) in template.iter().zip(segs) {
             match t {

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use super::conns::{Ask, Connections, Lease, Slot};
 use super::service::{self, Described};
 use crate::config::Config;
-use crate::http::{self, response::Reply, Reset};
+use crate::http::{self, Handled};
 use crate::shared::Shared;
 
 /// How long in-flight requests get to finish when an in-process server is
@@ -79,14 +79,13 @@ enum Phase {
 /// Serves `listener` until `stop` says so, then lets in-flight requests
 /// finish (up to the grace) and cuts the rest.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>, limits: Limits) {
-    serve_with(listener, stop, limits, move |req| http::handle(shared.clone(), req)).await;
+    serve_with(listener, stop, limits, move |req| http::handle(&shared, req)).await;
 }
 
 /// [`serve`], with the function that answers each request.
-async fn serve_with<H, F>(listener: TcpListener, mut stop: watch::Receiver<bool>, limits: Limits, handler: H)
+async fn serve_with<H>(listener: TcpListener, mut stop: watch::Receiver<bool>, limits: Limits, handler: H)
 where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Result<Reply, Reset>> + Send + 'static,
+    H: Fn(Request<Incoming>) -> Handled + Clone + Send + Sync + 'static,
 {
     let connections = Connections::new(limits.max_connections);
     let (phase, _) = watch::channel(Phase::Serving);
@@ -123,10 +122,7 @@ where
                 let service = service_fn(move |req: Request<Incoming>| {
                     let busy = slot.begin();
                     let what = Described::of(&req);
-                    // Boxed: the handler's future is large (the state of
-                    // the largest route's handler), and hyper moves the
-                    // service's future around; a box moves as a pointer.
-                    service::answer(Box::pin(handler(req)), busy, what)
+                    service::answer(|| handler(req), busy, what)
                 });
                 let conn = http.serve_connection(TokioIo::new(stream), service);
                 tokio::spawn(drive(conn, lease, phase.subscribe(), limits, peer));
@@ -371,13 +367,15 @@ mod tests {
             max_connections: cap,
             grace: Duration::from_secs(1),
         };
-        let handler = |req: Request<Incoming>| async move {
-            match req.uri().path() {
-                "/panic" => panic!("a handler bug"),
-                "/slow" => tokio::time::sleep(Duration::from_secs(2)).await,
-                _ => {}
-            }
-            Ok(http::response::json_body(StatusCode::OK, Bytes::from_static(b"{}")))
+        let ok = || Ok(http::response::json_body(StatusCode::OK, Bytes::from_static(b"{}")));
+        let handler = move |req: Request<Incoming>| match req.uri().path() {
+            "/panic-now" => panic!("a handler bug, before any future"),
+            "/panic" => Handled::Later(Box::pin(async move { panic!("a handler bug, in its future") })),
+            "/slow" => Handled::Later(Box::pin(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                ok()
+            })),
+            _ => Handled::Now(ok()),
         };
         tokio::spawn(serve_with(listener, rx, limits, handler));
         (addr, stop)
@@ -420,15 +418,18 @@ mod tests {
     async fn a_panic_in_a_handler_answers_500_and_the_connection_and_server_go_on() {
         let (addr, _stop) = test_server(8).await;
         let mut conn = TcpStream::connect(addr).await.unwrap();
-        let (status, body) = get(&mut conn, "/panic").await;
-        assert_eq!(status, 500);
-        assert_eq!(body, r#"{"error":"internal error","code":"internal"}"#);
-        // The same connection, then a new one, are served.
-        assert_eq!(get(&mut conn, "/ok").await, (200, "{}".to_string()));
-        let mut other = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(get(&mut other, "/ok").await.0, 200);
-        assert_eq!(get(&mut other, "/panic").await.0, 500);
-        assert_eq!(get(&mut other, "/ok").await.0, 200);
+        // A panic in the handler's call, and one in its future.
+        for path in ["/panic-now", "/panic"] {
+            let (status, body) = get(&mut conn, path).await;
+            assert_eq!(status, 500, "{path}");
+            assert_eq!(body, r#"{"error":"internal error","code":"internal"}"#);
+            // The same connection, then a new one, are served.
+            assert_eq!(get(&mut conn, "/ok").await, (200, "{}".to_string()));
+            let mut other = TcpStream::connect(addr).await.unwrap();
+            assert_eq!(get(&mut other, "/ok").await.0, 200);
+            assert_eq!(get(&mut other, path).await.0, 500);
+            assert_eq!(get(&mut other, "/ok").await.0, 200);
+        }
     }
 
     #[tokio::test]

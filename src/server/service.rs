@@ -18,7 +18,7 @@ use hyper::{Method, Response, StatusCode, Uri};
 use super::conns::Busy;
 use crate::http::body::Body;
 use crate::http::response::{self, Reply};
-use crate::http::Reset;
+use crate::http::{Handled, Reset};
 
 /// A response body that keeps its connection busy while it lives, and turns
 /// a panic while producing a frame into an error that aborts the connection.
@@ -44,35 +44,76 @@ impl Described {
     }
 }
 
-/// Runs `handler` (the future answering one request) with its panics
-/// caught, then wraps its response body with `busy`. `Err` is a fault
-/// rule's reset, passed on for hyper to close the connection.
-pub(crate) async fn answer<F>(handler: F, busy: Busy, what: Described) -> Result<Response<Tracked>, Reset>
-where
-    F: Future<Output = Result<Reply, Reset>> + Unpin,
-{
-    let mut handler = handler;
-    let caught = std::future::poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut handler).poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(answer)) => Poll::Ready(Ok(answer)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        },
-    )
-    .await;
-    let reply = match caught {
-        Ok(answer) => answer?,
-        Err(panic) => {
-            tracing::error!(
-                "{} {}: the handler panicked ({}); answered 500",
-                what.method,
-                what.uri.path(),
-                panic_message(panic.as_ref())
-            );
-            internal_error()
-        }
+/// Answers one request with `handler` (which answers at once, or gives the
+/// future that will), its panics caught; the response body is wrapped with
+/// `busy`. `Err` is a fault rule's reset, passed on for hyper to close the
+/// connection.
+pub(crate) fn answer(handler: impl FnOnce() -> Handled, busy: Busy, what: Described) -> Answer {
+    let state = match catch_unwind(AssertUnwindSafe(handler)) {
+        Ok(Handled::Now(answer)) => State::Done(Some(answer)),
+        Ok(Handled::Later(future)) => State::Waiting(future),
+        Err(panic) => State::Done(Some(Ok(panicked(&what, panic.as_ref())))),
     };
-    Ok(reply.map(|body| Tracked { body, _busy: busy }))
+    Answer {
+        state,
+        busy: Some(busy),
+        what,
+    }
+}
+
+/// The future of [`answer`]: ready at its first poll when the request was
+/// answered during the call.
+pub(crate) struct Answer {
+    state: State,
+    busy: Option<Busy>,
+    what: Described,
+}
+
+/// Where an [`Answer`] stands.
+// Inline, as in `Handled`: most requests are answered during the call.
+#[allow(clippy::large_enum_variant)]
+enum State {
+    /// Answered (taken by the poll that returns it).
+    Done(Option<Result<Reply, Reset>>),
+    /// Being answered by the handler's future.
+    Waiting(Pin<Box<dyn Future<Output = Result<Reply, Reset>> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response<Tracked>, Reset>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let answer = match &mut this.state {
+            State::Done(answer) => answer.take(),
+            State::Waiting(future) => match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(answer)) => Some(answer),
+                Err(panic) => Some(Ok(panicked(&this.what, panic.as_ref()))),
+            },
+        };
+        // Polled again after it was ready: hyper never does.
+        let Some(answer) = answer else {
+            return Poll::Pending;
+        };
+        this.state = State::Done(None);
+        let reply = answer?;
+        let Some(busy) = this.busy.take() else {
+            return Poll::Pending;
+        };
+        Poll::Ready(Ok(reply.map(|body| Tracked { body, _busy: busy })))
+    }
+}
+
+/// Logs a handler's panic, and gives the 500 that answers it.
+fn panicked(what: &Described, panic: &(dyn Any + Send)) -> Reply {
+    tracing::error!(
+        "{} {}: the handler panicked ({}); answered 500",
+        what.method,
+        what.uri.path(),
+        panic_message(panic)
+    );
+    internal_error()
 }
 
 /// The answer to a request whose handler panicked.
