@@ -63,6 +63,21 @@ async fn it_serves_the_embedded_fixtures_and_logs_one_line_per_request() {
     assert!(err.contains("seed "), "the seed in use is logged: {err}");
 }
 
+#[tokio::test]
+async fn a_request_answered_by_a_fault_rule_logs_the_rules_id_on_its_line() {
+    let mut r = start(&[]);
+    let rule = json!({ "match": { "operation": "backups.list" }, "status": 503 });
+    let added = common::control_post(&format!("{}/_fake/faults", r.url), Some(&rule.to_string())).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    let resp = common::get(&format!("{}{LIST}", r.url), TOKEN).await;
+    assert_eq!(resp.status, 503);
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let err = r.stderr_text();
+    let line = format!("GET {LIST} -> 503 (backups.list, fault f1, ");
+    assert!(err.lines().any(|l| l.contains(&line) && l.ends_with(" µs)")), "{err}");
+}
+
 #[test]
 fn a_bad_flag_exits_non_zero_with_a_message() {
     let out = binary::command().args(["--port", "not-a-port"]).output().unwrap();

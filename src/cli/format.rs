@@ -110,7 +110,16 @@ impl Visit for RequestFields<'_> {
         } else if named(name, "operation") {
             " ("
         } else if named(name, "fault") {
-            ", fault "
+            // A fault rule's id (the fake gives them, `f1`…): escaped here
+            // all the same, so that a request's line never needs the
+            // whole-line scan (hyper lets no control character into a
+            // method or a path, and the other fields are the fake's own).
+            self.text.push_str(", fault ");
+            push_escaped(self.text, value);
+            if let Some(json) = &mut self.json {
+                let _ = write!(json, ",\"{}\":", field.name()).and_then(|()| write_json_str(json, value));
+            }
+            return;
         } else {
             " "
         };
@@ -123,20 +132,21 @@ impl Visit for RequestFields<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         let mut digits = [0u8; 20];
-        let number = decimal(value, &mut digits);
         let name = field.name();
         if named(name, "status") {
             self.text.push_str(" -> ");
-            self.text.push_str(number);
+            push_decimal(self.text, value);
         } else if named(name, "latency_us") {
             self.text.push_str(", ");
-            self.text.push_str(number);
+            push_decimal(self.text, value);
             self.text.push_str(" µs)");
         } else {
+            let number = decimal(value, &mut digits);
             let _ = write!(self.text, " {name}={number}");
         }
         if let Some(json) = &mut self.json {
-            let _ = write!(json, ",\"{}\":{number}", field.name());
+            let _ = write!(json, ",\"{}\":", field.name());
+            push_decimal(json, value);
         }
     }
 
@@ -165,6 +175,42 @@ fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
     }
     // Only ASCII digits were written.
     std::str::from_utf8(&buf[at..]).unwrap_or("0")
+}
+
+/// Appends `value` in decimal: digit by digit (no UTF-8 check of a buffer,
+/// as `decimal` needs; this runs twice on every request's line).
+fn push_decimal(out: &mut String, value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    for d in &digits[at..] {
+        out.push(char::from(*d));
+    }
+}
+
+/// Appends `value` with its control characters written as `\xNN`, as
+/// [`escape_controls`] writes them in a whole line.
+fn push_escaped(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if u8::try_from(c).is_ok_and(is_control) {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Whether `b` is a control character a line must not carry as it is.
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7f
 }
 
 /// The level as the text format shows it, padded to one width.
@@ -206,13 +252,12 @@ fn write_timestamp(w: &mut impl fmt::Write, now: Duration) -> fmt::Result {
         }
         w.write_str(&cached.1)
     })?;
-    let mut tail = *b".000000Z";
-    let mut micros = now.subsec_micros();
-    for digit in tail[1..7].iter_mut().rev() {
-        *digit = b'0' + (micros % 10) as u8;
-        micros /= 10;
+    w.write_char('.')?;
+    let micros = now.subsec_micros();
+    for unit in [100_000, 10_000, 1_000, 100, 10, 1] {
+        w.write_char(char::from(b'0' + (micros / unit % 10) as u8))?;
     }
-    w.write_str(std::str::from_utf8(&tail).map_err(|_| fmt::Error)?)
+    w.write_char('Z')
 }
 
 /// The fields of an event in the text format: the message as it is, the
@@ -311,14 +356,13 @@ fn write_json_str(w: &mut impl fmt::Write, s: &str) -> fmt::Result {
 /// there are none (almost always).
 pub fn escape_controls(line: &[u8]) -> Option<Vec<u8>> {
     let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let is_control = |b: &u8| *b < 0x20 || *b == 0x7f;
     // A fold, not `any`: no early exit, so the scan is vectorised.
-    if !body.iter().fold(false, |found, b| found | is_control(b)) {
+    if !body.iter().fold(false, |found, b| found | is_control(*b)) {
         return None;
     }
     let mut out = Vec::with_capacity(line.len() + 16);
     for b in body {
-        if is_control(b) {
+        if is_control(*b) {
             out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
         } else {
             out.push(*b);
@@ -355,7 +399,17 @@ mod tests {
         for n in [0, 7, 10, 200, 65_535, u64::MAX] {
             let mut buf = [0u8; 20];
             assert_eq!(decimal(n, &mut buf), n.to_string());
+            let mut pushed = String::from("x");
+            push_decimal(&mut pushed, n);
+            assert_eq!(pushed, format!("x{n}"));
         }
+    }
+
+    #[test]
+    fn a_value_s_control_characters_are_escaped_and_the_rest_kept() {
+        let mut out = String::new();
+        push_escaped(&mut out, "rule\n\u{1b}[31mé\u{7f}");
+        assert_eq!(out, "rule\\x0a\\x1b[31mé\\x7f");
     }
 
     #[test]

@@ -23,6 +23,8 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
+use scalingo_db_fake::REQUEST_LOG_TARGET;
+
 use super::format::{escape_controls, since_epoch, write_line};
 
 /// How many bytes of lines wait for the drain thread, in all threads'
@@ -112,9 +114,11 @@ impl Queue {
     }
 
     /// Queues one whole line, logged `at` (µs since the epoch), in this
-    /// thread's buffer, or counts it dropped when the buffer is full.
-    fn push(&self, line: &[u8], at: u64) {
-        let escaped = escape_controls(line);
+    /// thread's buffer, or counts it dropped when the buffer is full. Its
+    /// control characters are escaped first, unless it is known to hold
+    /// none (`checked`).
+    fn push(&self, line: &[u8], at: u64, checked: bool) {
+        let escaped = if checked { None } else { escape_controls(line) };
         let line = escaped.as_deref().unwrap_or(line);
         let id = self.id;
         MINE.with(|mine| {
@@ -189,7 +193,9 @@ impl<S: Subscriber> Layer<S> for Lines {
                     let _ = io::stderr().write_all(escaped.as_deref().unwrap_or(line.as_bytes()));
                 } else {
                     let micros = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
-                    self.queue.push(line.as_bytes(), micros);
+                    // A request's line escapes the one field a client fills.
+                    let checked = event.metadata().target() == REQUEST_LOG_TARGET;
+                    self.queue.push(line.as_bytes(), micros, checked);
                 }
             }
             *cell.borrow_mut() = line;
@@ -382,11 +388,11 @@ mod tests {
         line.push(b'\n');
         let fits = queue.per_thread / line.len();
         for _ in 0..fits + 5 {
-            queue.push(&line, 0);
+            queue.push(&line, 0, false);
         }
         let other = queue.clone();
         let l2 = line.clone();
-        std::thread::spawn(move || other.push(&l2, 0)).join().unwrap();
+        std::thread::spawn(move || other.push(&l2, 0, false)).join().unwrap();
         let buffers = queue.buffers.lock().clone();
         assert_eq!(buffers.len(), 2, "one buffer per thread that logged");
         let first = buffers[0].pending.lock();

@@ -108,6 +108,17 @@ impl<T> Guarded<T> {
         s
     }
 
+    /// The kept list body, if it holds at `now` and `still` holds of the
+    /// state: one read of the state and nothing rendered (a list request,
+    /// most of the time).
+    pub fn kept_list_body(&self, now: i64, still: impl FnOnce(&T) -> bool) -> Option<Bytes> {
+        let s = self.state.read();
+        if !still(&s) {
+            return None;
+        }
+        self.list.lock().as_ref().and_then(|c| c.get(now))
+    }
+
     /// The list body at `now`: the kept one while it holds, else a fresh one
     /// from `render`, kept for the next reader.
     pub fn list_body(&self, now: i64, render: impl FnOnce(&T, i64) -> ListCache) -> Bytes {
