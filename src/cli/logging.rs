@@ -245,11 +245,10 @@ pub fn init(filter: &str, format: LogFormat) -> Result<LogGuard, String> {
         .try_init()
         .map_err(|e| e.to_string())?;
     let drained = queue.clone();
-    let thread = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("log".into())
         .spawn(move || drain(&drained))
         .map_err(|e| format!("cannot start the log thread: {e}"))?;
-    let _ = queue.drain.set(thread.thread().clone());
     Ok(LogGuard { queue })
 }
 
@@ -258,6 +257,9 @@ pub fn init(filter: &str, format: LogFormat) -> Result<LogGuard, String> {
 /// coming, pauses between batches rather than being woken for each line.
 fn drain(queue: &Queue) {
     ON_DRAIN_THREAD.with(|d| d.set(true));
+    // Known before the first look at the buffers: a line queued before this
+    // is seen by that look, one queued after can wake this thread.
+    let _ = queue.drain.set(std::thread::current());
     // One batch per buffer, their capacity kept from one round to the next.
     let mut batches: Vec<Batch> = Vec::new();
     let mut merged = Vec::with_capacity(QUEUE_BYTES);
