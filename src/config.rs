@@ -66,7 +66,9 @@ pub struct Config {
     /// `None`: each fixture file's own folder.
     pub archive_root: Option<PathBuf>,
     /// How many of the most recent requests the journal keeps (0: none are
-    /// recorded; at most 1 000 000).
+    /// recorded; at most 1 000 000). Each thread that answers records into
+    /// a ring of its own (one per core, at most 8), so memory holds at most
+    /// 8 times this many.
     pub journal_size: usize,
     /// How long a client has to send a request's line and headers; past it
     /// the connection is closed without an answer. It counts from the end

@@ -10,7 +10,10 @@
 //! The date and time of day are formatted once a second per thread; the
 //! message is written as it comes (no per-character escaping). Control
 //! characters, which could forge a line or drive a terminal, are escaped
-//! afterwards in the rare line that has any ([`escape_controls`]).
+//! afterwards in the rare line that has any ([`escape_controls`]). A
+//! request's line skips that scan: hyper lets no control character into a
+//! method or a path, its other fields are the fake's own, and the fault
+//! rule's id is escaped as it is written.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};

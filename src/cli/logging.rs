@@ -2,13 +2,16 @@
 //! their own so that no request ever waits for its log line.
 //!
 //! A formatted line is appended to a bounded buffer of the thread that logs
-//! it, under a lock no other thread takes but the drain thread: threads that
-//! log at once never wait for each other nor share a buffer. About every
+//! it, under a lock no other thread takes but the drain thread (and a flush
+//! at exit): threads that log at once never wait for each other nor share a
+//! buffer. About every
 //! [`BUSY_PAUSE`] the drain thread takes every buffer whole, merges their
 //! lines in time order and writes them to stderr. When a thread's buffer is
 //! full (stderr is slow, or a pipe nobody reads) the line is dropped and
 //! counted; the drain thread logs `N log lines dropped` once it can write
-//! again (at most once a second). The buffers hold [`QUEUE_BYTES`] in all.
+//! again (at most once a second). Each buffer holds its share of
+//! [`QUEUE_BYTES`] (more in all when more threads log than there are cores),
+//! and takes one line of any length when it is empty.
 //! Before the process exits, [`LogGuard::flush`] gives the buffers a bounded
 //! time to drain: a stderr nobody reads cannot hold up the exit either.
 
@@ -96,6 +99,8 @@ struct Queue {
     reports_done: AtomicU64,
     /// Bytes the drain thread has written (or failed to write).
     written: AtomicU64,
+    /// Bytes queued in the buffers of threads that ended, once forgotten.
+    gone_queued: AtomicU64,
 }
 
 impl Queue {
@@ -110,6 +115,7 @@ impl Queue {
             reports_asked: AtomicU64::new(0),
             reports_done: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            gone_queued: AtomicU64::new(0),
         }
     }
 
@@ -121,7 +127,8 @@ impl Queue {
         let escaped = if checked { None } else { escape_controls(line) };
         let line = escaped.as_deref().unwrap_or(line);
         let id = self.id;
-        MINE.with(|mine| {
+        // While the thread's locals are being torn down, the line is lost.
+        let _ = MINE.try_with(|mine| {
             let mut mine = mine.borrow_mut();
             if !matches!(&*mine, Some((queue, _)) if *queue == id) {
                 let buffer = Arc::new(Buffer::default());
@@ -132,7 +139,9 @@ impl Queue {
                 return;
             };
             let mut p = buffer.pending.lock();
-            if p.bytes.len() + line.len() > self.per_thread {
+            // An empty buffer takes a line of any length (a long path once):
+            // else such a line could never be written.
+            if !p.bytes.is_empty() && p.bytes.len() + line.len() > self.per_thread {
                 p.dropped += 1;
                 return;
             }
@@ -155,9 +164,11 @@ impl Queue {
         }
     }
 
-    /// Bytes ever queued, in every buffer.
+    /// Bytes ever queued, in every buffer (those forgotten included).
     fn queued(&self) -> u64 {
-        self.buffers.lock().iter().map(|b| b.pending.lock().queued).sum()
+        let buffers = self.buffers.lock();
+        let gone = self.gone_queued.load(Ordering::Relaxed);
+        gone + buffers.iter().map(|b| b.pending.lock().queued).sum::<u64>()
     }
 }
 
@@ -181,19 +192,20 @@ struct Lines {
 
 impl<S: Subscriber> Layer<S> for Lines {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        LINE.with(|cell| {
+        // While the thread's locals are being torn down, the line is lost.
+        let _ = LINE.try_with(|cell| {
             // Taken out of the cell, so that a line logged while this one is
             // formatted (nothing does) could not borrow it twice.
             let mut line = std::mem::take(&mut *cell.borrow_mut());
             line.clear();
             let at = since_epoch();
             if write_line(self.format, event, at, &mut line).is_ok() {
-                if ON_DRAIN_THREAD.with(Cell::get) {
+                if ON_DRAIN_THREAD.try_with(Cell::get).unwrap_or(false) {
                     let escaped = escape_controls(line.as_bytes());
                     let _ = io::stderr().write_all(escaped.as_deref().unwrap_or(line.as_bytes()));
                 } else {
                     let micros = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
-                    // A request's line escapes the one field a client fills.
+                    // A request's line needs no scan (see `format`).
                     let checked = event.metadata().target() == REQUEST_LOG_TARGET;
                     self.queue.push(line.as_bytes(), micros, checked);
                 }
@@ -264,10 +276,12 @@ fn drain(queue: &Queue) {
     let mut batches: Vec<Batch> = Vec::new();
     let mut merged = Vec::with_capacity(QUEUE_BYTES);
     let mut reported = Instant::now();
+    // Lines dropped since the last report (taken from the buffers every
+    // round, so the count of a thread that ends is not lost with its buffer).
+    let mut dropped = 0;
     loop {
         let asked = queue.reports_asked.load(Ordering::Acquire);
         let due = asked > queue.reports_done.load(Ordering::Acquire) || reported.elapsed() >= REPORT_EVERY;
-        let mut dropped = 0;
         {
             let buffers = queue.buffers.lock().clone();
             batches.resize_with(batches.len().max(buffers.len()), Batch::default);
@@ -275,9 +289,7 @@ fn drain(queue: &Queue) {
                 let mut p = buffer.pending.lock();
                 std::mem::swap(&mut p.bytes, &mut batch.bytes);
                 std::mem::swap(&mut p.lines, &mut batch.lines);
-                if due {
-                    dropped += std::mem::take(&mut p.dropped);
-                }
+                dropped += std::mem::take(&mut p.dropped);
             }
         }
         merge_in_time_order(&batches, &mut merged);
@@ -288,6 +300,7 @@ fn drain(queue: &Queue) {
             if dropped > 0 {
                 tracing::warn!("{dropped} log lines dropped (stderr could not keep up)");
             }
+            dropped = 0;
             queue.reports_done.fetch_max(asked, Ordering::AcqRel);
         }
         queue.written.fetch_add(merged.len() as u64, Ordering::Release);
@@ -298,11 +311,15 @@ fn drain(queue: &Queue) {
             batch.lines.clear();
         }
         // The buffers of threads that ended (held by this list alone), once
-        // empty, are forgotten.
-        queue
-            .buffers
-            .lock()
-            .retain(|b| Arc::strong_count(b) > 1 || !b.pending.lock().bytes.is_empty());
+        // empty, are forgotten (what they queued still counts for a flush).
+        queue.buffers.lock().retain(|b| {
+            let p = b.pending.lock();
+            let keep = Arc::strong_count(b) > 1 || !p.bytes.is_empty() || p.dropped > 0;
+            if !keep {
+                queue.gone_queued.fetch_add(p.queued, Ordering::Relaxed);
+            }
+            keep
+        });
         if busy {
             std::thread::sleep(BUSY_PAUSE);
         } else if queue.reports_asked.load(Ordering::Acquire) == asked {
@@ -380,6 +397,19 @@ mod tests {
         let mut out = Vec::new();
         merge_in_time_order(&[Batch::default(), batch(&[(9, "late"), (1, "early")])], &mut out);
         assert_eq!(out, b"late\nearly\n");
+    }
+
+    #[test]
+    fn an_empty_buffer_takes_a_line_longer_than_its_share() {
+        let queue = Queue::new();
+        let mut long = vec![b'x'; queue.per_thread + 10];
+        long.push(b'\n');
+        queue.push(&long, 0, true);
+        queue.push(b"next\n", 1, true);
+        let buffers = queue.buffers.lock().clone();
+        let p = buffers[0].pending.lock();
+        assert_eq!(p.bytes.len(), long.len(), "the long line is queued");
+        assert_eq!(p.dropped, 1, "the buffer is then full");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The response body type: a whole buffer, a generated archive streamed in
-//! chunks, or a real file streamed from disk — one enum, so the hot paths
-//! need no boxing. Under a fault rule, any of them can be cut short or
-//! dripped slowly (the two boxed variants, off the hot path).
+//! chunks, or a real file streamed from disk — one enum, so a JSON answer
+//! (the hot path) needs no boxing and stays small: the streams are boxed.
+//! Under a fault rule, any of them can be cut short or dripped slowly (boxed
+//! too, off the hot path).
 
 use std::future::Future;
 use std::io;

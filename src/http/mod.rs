@@ -107,7 +107,8 @@ pub(crate) enum Handled {
     Later(Pin<Box<dyn Future<Output = Result<Reply, Reset>> + Send>>),
 }
 
-/// Answers one request; `Err` when a fault rule resets the connection.
+/// Answers one request, at once or through a future (see [`Handled`]); the
+/// answer is `Err` when a fault rule resets the connection.
 ///
 /// The journal entry is written before the reply goes back to hyper, so a
 /// client that has its response finds its request in the journal.
