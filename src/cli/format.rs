@@ -165,8 +165,8 @@ fn named(name: &str, expected: &'static str) -> bool {
     name.len() == expected.len() && name.as_bytes().first() == expected.as_bytes().first()
 }
 
-/// `value` in decimal, written at the end of `buf`.
-fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
+/// The ASCII digits of `value` in decimal, written at the end of `buf`.
+fn digits(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {
         at -= 1;
@@ -176,25 +176,20 @@ fn decimal(mut value: u64, buf: &mut [u8; 20]) -> &str {
             break;
         }
     }
+    &buf[at..]
+}
+
+/// `value` in decimal, written at the end of `buf`.
+fn decimal(value: u64, buf: &mut [u8; 20]) -> &str {
     // Only ASCII digits were written.
-    std::str::from_utf8(&buf[at..]).unwrap_or("0")
+    std::str::from_utf8(digits(value, buf)).unwrap_or("0")
 }
 
 /// Appends `value` in decimal: digit by digit (no UTF-8 check of a buffer,
 /// as `decimal` needs; this runs twice on every request's line).
 fn push_decimal(out: &mut String, value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = value;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    for d in &digits[at..] {
+    let mut buf = [0u8; 20];
+    for d in digits(value, &mut buf) {
         out.push(char::from(*d));
     }
 }
