@@ -79,7 +79,7 @@ pub use control::{Control, CreatedDatabase, DatabaseBackups};
 pub use error::{Error, FieldError};
 pub use faults::{Fault, FaultEffect, FaultMatch, FaultRule, MAX_LATENCY_MS};
 pub use fixtures::{FixtureError, FixtureSet};
-pub use http::REQUEST_LOG_TARGET;
+pub use http::log::REQUEST_LOG_TARGET;
 pub use journal::{RecordedRequest, RequestFilter};
 pub use lifecycle::{DatabaseLifecycle, Lifecycle, LifecyclePatch, Outcome, MAX_SIZE};
 pub use model::{
@@ -97,6 +97,7 @@ pub use timestamp::{IntoTimestamp, Timestamp};
 pub mod __internals {
     pub use crate::download::archive::Archive;
     pub use crate::download::{archive_spec, min_archive_size};
+    pub use crate::http::log::{set_request_log, RequestLine};
 
     /// Whether `s` is 24 lowercase hex characters, like a backup id.
     pub fn is_object_id(s: &str) -> bool {

@@ -319,10 +319,41 @@ async fn json_logs_are_one_object_per_line() {
     }
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
     assert!(messages.iter().any(|m| m.starts_with("seed ")), "{err}");
+    // A request's line: its text as the message, then each field.
+    let request = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("GET {LIST} -> 200")))
+        })
+        .unwrap_or_else(|| panic!("no request line in {err}"));
+    assert_eq!(request["level"], "INFO", "{request}");
+    assert_eq!(request["method"], "GET", "{request}");
+    assert_eq!(request["path"], LIST, "{request}");
+    assert_eq!(request["status"], 200, "{request}");
+    assert_eq!(request["operation"], "backups.list", "{request}");
+    assert!(request.get("fault").is_none(), "{request}");
+    let latency = request["latency_us"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no latency in {request}"));
     assert!(
-        messages.iter().any(|m| m.contains(&format!("GET {LIST} -> 200"))),
-        "{err}"
+        request["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(&format!("(backups.list, {latency} µs)"))),
+        "{request}"
     );
+}
+
+#[test]
+fn request_lines_can_be_muted_alone() {
+    let mut r = start_default_log(&["--log", "info,scalingo_db_fake::request=warn"]);
+    assert_eq!(common::blocking_get(r.address(), LIST, TOKEN).status, 200);
+    r.sigterm();
+    assert!(r.wait_exit(Duration::from_secs(10)).success());
+    let err = r.stderr_text();
+    assert!(!err.contains(" -> "), "no request line: {err}");
+    assert!(err.contains("INFO seed "), "the other info lines stay: {err}");
 }
 
 #[test]

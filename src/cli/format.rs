@@ -4,9 +4,10 @@
 //! - `text`: `2024-01-01T00:00:00.000000Z  INFO message key=value`
 //! - `json`: `{"timestamp":"…","level":"INFO","message":"…","key":"value"}`
 //!
-//! The line of a request (an event of [`REQUEST_LOG_TARGET`], plain fields
-//! and no message) is put together here: `GET /path -> 200 (operation,
-//! 12 µs)`, and in JSON that text as the `message` next to each field.
+//! The line of a request (its plain values, handed over by the library's
+//! request sink rather than as a `tracing` event) is put together here:
+//! `GET /path -> 200 (operation, 12 µs)`, and in JSON that text as the
+//! `message` next to each field.
 //! The date and time of day are formatted once a second per thread; the
 //! message is written as it comes (no per-character escaping). Control
 //! characters, which could forge a line or drive a terminal, are escaped
@@ -22,7 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level};
 
-use scalingo_db_fake::REQUEST_LOG_TARGET;
+use scalingo_db_fake::__internals::RequestLine;
 
 use super::logging::LogFormat;
 
@@ -30,9 +31,6 @@ use super::logging::LogFormat;
 /// line of `format`, its newline included.
 pub fn write_line(format: LogFormat, event: &Event<'_>, at: Duration, line: &mut String) -> fmt::Result {
     let level = event.metadata().level();
-    if event.metadata().target() == REQUEST_LOG_TARGET {
-        return write_request(format, level, event, at, line);
-    }
     match format {
         LogFormat::Text => {
             write_timestamp(line, at)?;
@@ -63,106 +61,70 @@ pub fn write_line(format: LogFormat, event: &Event<'_>, at: Duration, line: &mut
     Ok(())
 }
 
-/// A request's line: its fields put together as one text, in the text
-/// format (written straight into the line); that text as the `message`,
-/// then each field, in JSON.
-fn write_request(format: LogFormat, level: &Level, event: &Event<'_>, at: Duration, line: &mut String) -> fmt::Result {
+/// Appends a request's line, logged `at` (since the Unix epoch), to `line`:
+/// its fields put together as one text (`GET /path -> 200 (operation,
+/// 12 µs)`), written straight into the line in the text format; in JSON,
+/// that text as the `message`, then each field.
+pub fn write_request(format: LogFormat, request: &RequestLine<'_>, at: Duration, line: &mut String) -> fmt::Result {
     if format == LogFormat::Text {
         write_timestamp(line, at)?;
-        line.push_str(text_level(level));
-        event.record(&mut RequestFields { text: line, json: None });
+        line.push_str(text_level(&request.level));
+        push_request_text(line, request);
         line.push('\n');
         return Ok(());
     }
     SCRATCH.with(|cell| {
-        // Taken out of the cell: nothing below logs, but a borrow must not
-        // be held across the subscriber either way.
+        // Taken out of the cell: nothing below logs, but a borrow is never
+        // held across a call that could.
         let mut text = std::mem::take(&mut *cell.borrow_mut());
         text.clear();
-        let mut fields = RequestFields {
-            text: &mut text,
-            json: Some(String::new()),
-        };
-        event.record(&mut fields);
-        let extra = fields.json.take().unwrap_or_default();
+        push_request_text(&mut text, request);
         line.push_str("{\"timestamp\":\"");
         let written = write_timestamp(line, at)
-            .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", level.as_str()))
+            .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", request.level.as_str()))
             .and_then(|()| write_json_str(line, &text));
         *cell.borrow_mut() = text;
         written?;
-        line.push_str(&extra);
+        line.push_str(",\"method\":");
+        write_json_str(line, request.method)?;
+        line.push_str(",\"path\":");
+        write_json_str(line, request.path)?;
+        line.push_str(",\"status\":");
+        push_decimal(line, u64::from(request.status));
+        line.push_str(",\"operation\":");
+        write_json_str(line, request.operation)?;
+        if let Some(fault) = request.fault {
+            line.push_str(",\"fault\":");
+            write_json_str(line, fault)?;
+        }
+        line.push_str(",\"latency_us\":");
+        push_decimal(line, request.latency_us);
         line.push_str("}\n");
         Ok(())
     })
 }
 
-/// The fields of a request's event, in the order the fake logs them, each
-/// written into the line's text with its separator (and, for JSON, as a
-/// `,"name":value` of its own).
-struct RequestFields<'a> {
-    text: &'a mut String,
-    json: Option<String>,
-}
-
-impl Visit for RequestFields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        let name = field.name();
-        let lead = if named(name, "method") {
-            ""
-        } else if named(name, "operation") {
-            " ("
-        } else if named(name, "fault") {
-            // A fault rule's id (the fake gives them, `f1`…): escaped here
-            // all the same, so that a request's line never needs the
-            // whole-line scan (hyper lets no control character into a
-            // method or a path, and the other fields are the fake's own).
-            self.text.push_str(", fault ");
-            push_escaped(self.text, value);
-            if let Some(json) = &mut self.json {
-                let _ = write!(json, ",\"{}\":", field.name()).and_then(|()| write_json_str(json, value));
-            }
-            return;
-        } else {
-            " "
-        };
-        self.text.push_str(lead);
-        self.text.push_str(value);
-        if let Some(json) = &mut self.json {
-            let _ = write!(json, ",\"{}\":", field.name()).and_then(|()| write_json_str(json, value));
-        }
+/// A request's fields as one text: `GET /path -> 200 (operation, 12 µs)`,
+/// with `, fault f1` before the latency when a rule fired.
+fn push_request_text(text: &mut String, request: &RequestLine<'_>) {
+    text.push_str(request.method);
+    text.push(' ');
+    text.push_str(request.path);
+    text.push_str(" -> ");
+    push_decimal(text, u64::from(request.status));
+    text.push_str(" (");
+    text.push_str(request.operation);
+    if let Some(fault) = request.fault {
+        // A fault rule's id (the fake gives them, `f1`…): escaped here all
+        // the same, so that a request's line never needs the whole-line
+        // scan (hyper lets no control character into a method or a path,
+        // and the other fields are the fake's own).
+        text.push_str(", fault ");
+        push_escaped(text, fault);
     }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        let mut digits = [0u8; 20];
-        let name = field.name();
-        if named(name, "status") {
-            self.text.push_str(" -> ");
-            push_decimal(self.text, value);
-        } else if named(name, "latency_us") {
-            self.text.push_str(", ");
-            push_decimal(self.text, value);
-            self.text.push_str(" µs)");
-        } else {
-            let number = decimal(value, &mut digits);
-            let _ = write!(self.text, " {name}={number}");
-        }
-        if let Some(json) = &mut self.json {
-            let _ = write!(json, ",\"{}\":", field.name());
-            push_decimal(json, value);
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let _ = write!(self.text, " {}={value:?}", field.name());
-    }
-}
-
-/// Whether a field of a request's event is `expected`: its fields are the
-/// fake's own, distinct in length and first letter, so this is enough (and
-/// cheaper than comparing the names, on every request line).
-fn named(name: &str, expected: &'static str) -> bool {
-    name.len() == expected.len() && name.as_bytes().first() == expected.as_bytes().first()
+    text.push_str(", ");
+    push_decimal(text, request.latency_us);
+    text.push_str(" µs)");
 }
 
 /// The ASCII digits of `value` in decimal, written at the end of `buf`.
@@ -179,15 +141,21 @@ fn digits(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[at..]
 }
 
-/// `value` in decimal, written at the end of `buf`.
-fn decimal(value: u64, buf: &mut [u8; 20]) -> &str {
-    // Only ASCII digits were written.
-    std::str::from_utf8(digits(value, buf)).unwrap_or("0")
-}
-
-/// Appends `value` in decimal: digit by digit (no UTF-8 check of a buffer,
-/// as `decimal` needs; this runs twice on every request's line).
+/// Appends `value` in decimal, digit by digit (no UTF-8 check of a buffer;
+/// this runs twice on every request's line).
 fn push_decimal(out: &mut String, value: u64) {
+    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
+    // A status, and most latencies: three digits at most, no loop.
+    if value < 1000 {
+        if value >= 100 {
+            out.push(digit(value / 100));
+        }
+        if value >= 10 {
+            out.push(digit(value / 10));
+        }
+        out.push(digit(value));
+        return;
+    }
     let mut buf = [0u8; 20];
     for d in digits(value, &mut buf) {
         out.push(char::from(*d));
@@ -250,12 +218,18 @@ fn write_timestamp(w: &mut impl fmt::Write, now: Duration) -> fmt::Result {
         }
         w.write_str(&cached.1)
     })?;
-    w.write_char('.')?;
-    let micros = now.subsec_micros();
-    for unit in [100_000, 10_000, 1_000, 100, 10, 1] {
-        w.write_char(char::from(b'0' + (micros / unit % 10) as u8))?;
+    // `.uuuuuuZ`, written at once.
+    let mut tail = *b".000000Z";
+    let mut micros = now.subsec_micros();
+    for at in (1..7).rev() {
+        tail[at] = b'0' + (micros % 10) as u8;
+        micros /= 10;
     }
-    w.write_char('Z')
+    // Char by char: a UTF-8 check of eight bytes costs more.
+    for b in tail {
+        w.write_char(char::from(b))?;
+    }
+    Ok(())
 }
 
 /// The fields of an event in the text format: the message as it is, the
@@ -394,9 +368,7 @@ mod tests {
 
     #[test]
     fn numbers_are_written_in_decimal() {
-        for n in [0, 7, 10, 200, 65_535, u64::MAX] {
-            let mut buf = [0u8; 20];
-            assert_eq!(decimal(n, &mut buf), n.to_string());
+        for n in [0, 7, 10, 99, 100, 200, 999, 1000, 65_535, u64::MAX] {
             let mut pushed = String::from("x");
             push_decimal(&mut pushed, n);
             assert_eq!(pushed, format!("x{n}"));
@@ -416,5 +388,11 @@ mod tests {
         write_timestamp(&mut out, since_epoch()).unwrap();
         assert_eq!(out.len(), "2024-01-01T00:00:00.000000Z".len(), "{out}");
         assert!(chrono::DateTime::parse_from_rfc3339(&out).is_ok(), "{out}");
+        let mut fixed = String::new();
+        write_timestamp(&mut fixed, Duration::new(1_700_000_000, 123_456_789)).unwrap();
+        assert_eq!(fixed, "2023-11-14T22:13:20.123456Z");
+        fixed.clear();
+        write_timestamp(&mut fixed, Duration::new(1_700_000_001, 7_000)).unwrap();
+        assert_eq!(fixed, "2023-11-14T22:13:21.000007Z");
     }
 }

@@ -22,13 +22,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tracing::{Event, Subscriber};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
+use scalingo_db_fake::__internals::{set_request_log, RequestLine};
 use scalingo_db_fake::REQUEST_LOG_TARGET;
 
-use super::format::{escape_controls, since_epoch, write_line};
+use super::format::{escape_controls, since_epoch, write_line, write_request};
 
 /// How many bytes of lines wait for the drain thread, in all threads'
 /// buffers, before new lines are dropped (about ten thousand request
@@ -190,28 +191,61 @@ struct Lines {
     format: LogFormat,
 }
 
-impl<S: Subscriber> Layer<S> for Lines {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+impl Lines {
+    /// Formats one line, logged `at` (since the Unix epoch), with `write`
+    /// and queues it; `checked`: it is known to hold no control character.
+    fn put(&self, checked: bool, at: Duration, write: impl FnOnce(&mut String, Duration) -> std::fmt::Result) {
         // While the thread's locals are being torn down, the line is lost.
         let _ = LINE.try_with(|cell| {
             // Taken out of the cell, so that a line logged while this one is
             // formatted (nothing does) could not borrow it twice.
             let mut line = std::mem::take(&mut *cell.borrow_mut());
             line.clear();
-            let at = since_epoch();
-            if write_line(self.format, event, at, &mut line).is_ok() {
+            if write(&mut line, at).is_ok() {
                 if ON_DRAIN_THREAD.try_with(Cell::get).unwrap_or(false) {
                     let escaped = escape_controls(line.as_bytes());
                     let _ = io::stderr().write_all(escaped.as_deref().unwrap_or(line.as_bytes()));
                 } else {
                     let micros = u64::try_from(at.as_micros()).unwrap_or(u64::MAX);
-                    // A request's line needs no scan (see `format`).
-                    let checked = event.metadata().target() == REQUEST_LOG_TARGET;
                     self.queue.push(line.as_bytes(), micros, checked);
                 }
             }
             *cell.borrow_mut() = line;
         });
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Lines {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        self.put(false, since_epoch(), |line, at| {
+            write_line(self.format, event, at, line)
+        });
+    }
+}
+
+/// The requests' lines: handed over by the library directly (no `tracing`
+/// dispatch, no field-by-field visit), kept or not by the filter's level
+/// for [`REQUEST_LOG_TARGET`], read once at start.
+struct Requests {
+    lines: Lines,
+    /// Whether the filter keeps request lines at info, and at debug.
+    info: bool,
+    debug: bool,
+}
+
+impl Requests {
+    fn log(&self, request: &RequestLine<'_>) {
+        let kept = match request.level {
+            Level::INFO => self.info,
+            Level::DEBUG => self.debug,
+            _ => false,
+        };
+        if kept {
+            // A request's line needs no scan (see `format`).
+            self.lines.put(true, request.at, |line, at| {
+                write_request(self.lines.format, request, at, line)
+            });
+        }
     }
 }
 
@@ -256,6 +290,16 @@ pub fn init(filter: &str, format: LogFormat) -> Result<LogGuard, String> {
         .with(lines)
         .try_init()
         .map_err(|e| e.to_string())?;
+    let requests = Requests {
+        lines: Lines {
+            queue: queue.clone(),
+            format,
+        },
+        info: tracing::enabled!(target: REQUEST_LOG_TARGET, Level::INFO),
+        debug: tracing::enabled!(target: REQUEST_LOG_TARGET, Level::DEBUG),
+    };
+    set_request_log(move |request: &RequestLine<'_>| requests.log(request))
+        .map_err(|_| "the request log is set already".to_string())?;
     let drained = queue.clone();
     std::thread::Builder::new()
         .name("log".into())

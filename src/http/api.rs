@@ -35,14 +35,15 @@ pub(crate) async fn handle(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts
     } else {
         None
     };
-    match run(shared, &db, op, p, parts, json) {
+    match run(shared, &db, op, p, parts, json, shared.store.now()) {
         Ok(r) | Err(r) => r,
     }
 }
 
-/// Answers an operation that reads no body ([`reads_body`]).
-pub(crate) fn handle_now(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts) -> Reply {
-    match target(shared, op, p, parts).and_then(|db| run(shared, &db, op, p, parts, None)) {
+/// Answers an operation that reads no body ([`reads_body`]) at `now` (the
+/// fake's time when the request came).
+pub(crate) fn handle_now(shared: &Shared, op: Op, p: Params<'_>, parts: &Parts, now: i64) -> Reply {
+    match target(shared, op, p, parts).and_then(|db| run(shared, &db, op, p, parts, None, now)) {
         Ok(r) | Err(r) => r,
     }
 }
@@ -62,7 +63,8 @@ fn target<'s>(shared: &'s Shared, op: Op, p: Params<'_>, parts: &Parts) -> Resul
     db.ok_or_else(|| response::not_found(missing))
 }
 
-/// Runs `op` on `db`, with the request's JSON body when it reads one.
+/// Runs `op` on `db`, with the request's JSON body when it reads one; `now`
+/// is the fake's time the list is shown at.
 fn run(
     shared: &Shared,
     db: &Db<'_>,
@@ -70,9 +72,10 @@ fn run(
     p: Params<'_>,
     parts: &Parts,
     json: Option<JsonObject>,
+    now: i64,
 ) -> Result<Reply, Reply> {
     Ok(match op {
-        Op::ListBackups => response::json_body(StatusCode::OK, db.list_json()),
+        Op::ListBackups => response::json_body(StatusCode::OK, db.list_json(now)),
         // The body is `{}` or empty; anything else that is JSON is ignored,
         // as the real API ignores unknown parameters.
         Op::CreateBackup => response::wrapped(StatusCode::CREATED, "database_backup", &db.create()),

@@ -10,6 +10,7 @@
 //! - [`control`]: the `/_fake` control API, adapters over [`crate::control`];
 //! - [`platform`]: the `/v1` auth and addon routes the real clients call first;
 //! - [`ui`]: the dashboard's page at `/_fake/ui`;
+//! - [`log`]: the one log line per request (a `tracing` event, or a sink);
 //! - [`request`]: reading bodies and credentials;
 //! - [`response`] and [`body`]: JSON and error shapes, streamed bodies.
 
@@ -22,6 +23,7 @@ pub mod api;
 pub mod body;
 pub mod control;
 pub mod download;
+pub mod log;
 pub mod platform;
 pub mod request;
 pub mod response;
@@ -113,32 +115,34 @@ pub(crate) enum Handled {
 /// The journal entry is written before the reply goes back to hyper, so a
 /// client that has its response finds its request in the journal.
 pub(crate) fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Handled {
+    // The real clocks are read once each on arrival: the fake's time, the
+    // journal's and the log's timestamps are taken from these readings.
     let started = Instant::now();
+    let arrival = Arrival {
+        started,
+        wall: SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default(),
+        time_millis: shared.store.now_at(started),
+    };
     let (parts, body) = req.into_parts();
-    // Arrival, on the fake's clock and the system's, when it is kept.
-    let arrival = shared.journal.is_on().then(|| (shared.store.now(), wall_millis()));
-    if let Some(d) = dispatch_now(shared, &parts) {
-        return Handled::Now(finish(shared, &parts, d, started, arrival));
+    if let Some(d) = dispatch_now(shared, &parts, arrival.time_millis) {
+        return Handled::Now(finish(shared, &parts, d, arrival));
     }
     let shared = shared.clone();
     Handled::Later(Box::pin(async move {
         let d = dispatch(&shared, &parts, body).await;
-        finish(&shared, &parts, d, started, arrival)
+        finish(&shared, &parts, d, arrival)
     }))
 }
 
 /// Journals and logs an answered request, and gives its answer.
-fn finish(
-    shared: &Shared,
-    parts: &Parts,
-    d: Dispatched<'_>,
-    started: Instant,
-    arrival: Option<(i64, i64)>,
-) -> Result<Reply, Reset> {
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+fn finish(shared: &Shared, parts: &Parts, d: Dispatched<'_>, arrival: Arrival) -> Result<Reply, Reset> {
+    let latency = arrival.started.elapsed();
+    let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     // A reset answers nothing: journaled and logged as status 0.
     let status = d.answer.as_ref().map_or(0, |r| r.status().as_u16());
-    if let Some((time_millis, wall_millis)) = arrival.filter(|_| d.journaled(parts.uri.path())) {
+    if shared.journal.is_on() && d.journaled(parts.uri.path()) {
+        let time_millis = arrival.time_millis;
+        let wall_millis = i64::try_from(arrival.wall.as_millis()).unwrap_or(i64::MAX);
         let exchange = Exchange {
             method: parts.method.as_str(),
             path: parts.uri.path(),
@@ -152,56 +156,38 @@ fn finish(
         };
         shared.journal.record(&exchange, d.fault.clone());
     }
-    log(&d, parts, status, latency_us);
+    let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
+    log::emit(&log::RequestLine {
+        // Health checks and other reads of `/_fake` at debug: a container's
+        // health check every 2 s would flood the log.
+        level: if quiet {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::INFO
+        },
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        status,
+        operation: d.op,
+        fault: d.fault.as_deref(),
+        latency_us,
+        at: arrival.wall.saturating_add(latency),
+    });
     d.answer
 }
 
-/// The target of the one log event per request, whose fields are
-/// `method`, `path`, `status`, `operation`, `fault` (when a rule fired) and
-/// `latency_us`, in that order: a subscriber can filter these lines apart
-/// (`scalingo_db_fake::request=warn` mutes them) and format them without
-/// a message to parse.
-///
-/// ```
-/// // A filter directive that keeps the fake's other lines but not these.
-/// let directive = format!("info,{}=warn", scalingo_db_fake::REQUEST_LOG_TARGET);
-/// assert_eq!(directive, "info,scalingo_db_fake::request=warn");
-/// ```
-pub const REQUEST_LOG_TARGET: &str = "scalingo_db_fake::request";
-
-/// Logs one request: at info, but health checks and other reads of
-/// `/_fake` at debug (a container's health check every 2 s would flood the
-/// log). The fields are plain values, never a formatted message: the
-/// subscriber formats them only if the line is kept.
-fn log(d: &Dispatched<'_>, parts: &Parts, status: u16, latency_us: u64) {
-    // `fault` is recorded only when a rule fired (an `Option` field).
-    macro_rules! event {
-        ($level:expr) => {
-            tracing::event!(
-                target: REQUEST_LOG_TARGET,
-                $level,
-                method = parts.method.as_str(),
-                path = parts.uri.path(),
-                status,
-                operation = d.op,
-                fault = d.fault.as_deref(),
-                latency_us
-            )
-        };
-    }
-    let quiet = d.plane == Some(Plane::Control) && (parts.method == Method::GET || parts.method == Method::HEAD);
-    if quiet {
-        event!(tracing::Level::DEBUG);
-    } else {
-        event!(tracing::Level::INFO);
-    }
-}
-
-/// Now on the system clock, in milliseconds since the epoch.
-fn wall_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// When a request came, read once on each real clock.
+#[derive(Clone, Copy)]
+struct Arrival {
+    /// On the monotonic clock: the latency, and the fake's time (when it
+    /// follows the system's).
+    started: Instant,
+    /// On the system clock, since the Unix epoch: the journal's wall time
+    /// and (plus the latency) the log line's.
+    wall: Duration,
+    /// On the fake's clock, in milliseconds since the Unix epoch: the
+    /// journal's time, and the time a request answered at once is run at.
+    time_millis: i64,
 }
 
 /// What is known of a request once its route, method and admin token are
@@ -263,7 +249,7 @@ fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> R
 
 /// The answer, when it needs no waiting: `None` when the operation reads a
 /// body or streams an archive, or a fault rule could fire on it.
-fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts) -> Option<Dispatched<'a>> {
+fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts, now: i64) -> Option<Dispatched<'a>> {
     let path = strict::normalize_path(parts.uri.path());
     let (matched, op, mut d) = match route(shared, parts, &path) {
         Routed::Done(d) => return Some(d),
@@ -272,7 +258,7 @@ fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts) -> Option<Dispatched<'a>>
     let p = matched.params;
     let faults_may_fire = || shared.faults.armed();
     d.answer = Ok(match matched.route.plane {
-        Plane::Api if !api::reads_body(op) && !faults_may_fire() => api::handle_now(shared, op, p, parts),
+        Plane::Api if !api::reads_body(op) && !faults_may_fire() => api::handle_now(shared, op, p, parts, now),
         Plane::Platform if !platform::reads_body(op) && !faults_may_fire() => {
             platform::handle_now(shared, op, p, parts)
         }

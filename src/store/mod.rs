@@ -35,6 +35,7 @@ mod render;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -271,6 +272,12 @@ impl Store {
         self.clock.now()
     }
 
+    /// The fake's time when the real clock read `instant` (see
+    /// [`Clock::at`]).
+    pub fn now_at(&self, instant: Instant) -> i64 {
+        self.clock.at(instant)
+    }
+
     /// How the clock moves.
     pub fn clock_mode(&self) -> ClockMode {
         self.clock.mode()
@@ -421,11 +428,11 @@ impl Db<'_> {
     }
 
     /// The list route's body, `{"database_backups":[…]}`, from the cache
-    /// while nothing it shows can have changed.
-    pub fn list_json(&self) -> Bytes {
+    /// while nothing it shows can have changed, at `now` on the fake's clock
+    /// (the request's arrival: the clock is not read again here).
+    pub fn list_json(&self, now: i64) -> Bytes {
         // Most of the time no periodic backup is due and the kept body
         // holds: one read of the database.
-        let now = self.store.now();
         if let Some(body) = self.cell.kept_list_body(now, |s| !s.periodic_due(now)) {
             return body;
         }
