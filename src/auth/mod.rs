@@ -68,17 +68,25 @@ pub(crate) enum Decision {
 ///
 /// The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
 pub(crate) fn bearer(header: Option<&[u8]>) -> Result<&str, &'static str> {
+    bearer_bytes(header).and_then(|token| std::str::from_utf8(token).map_err(|_| MALFORMED))
+}
+
+/// Why a bearer token is refused before it is looked at.
+const MALFORMED: &str = "malformed Authorization header: expected `Bearer <token>`";
+
+/// The token of an `Authorization` header value, as bytes not yet checked
+/// to be UTF-8 (see [`bearer`], which checks).
+fn bearer_bytes(header: Option<&[u8]>) -> Result<&[u8], &'static str> {
     let Some(value) = header else {
         return Err("no Authorization header: send `Authorization: Bearer <token>`");
     };
-    // On bytes: only the token itself needs to be valid UTF-8.
     let value = value.trim_ascii();
     let space = value.iter().position(|b| *b == b' ');
     space
         .map(|at| (&value[..at], value[at + 1..].trim_ascii()))
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty())
-        .and_then(|(_, token)| std::str::from_utf8(token).ok())
-        .ok_or("malformed Authorization header: expected `Bearer <token>`")
+        .map(|(_, token)| token)
+        .ok_or(MALFORMED)
 }
 
 /// The rule of the module's table: may a token that opens `grant` reach
@@ -101,8 +109,9 @@ pub(crate) struct Credentials {
     enabled: bool,
     /// A token valid for every database.
     global: Option<String>,
-    /// A database's static token → the addon ids it opens.
-    database_tokens: RwLock<FastMap<String, Vec<String>>>,
+    /// A database's static token (its bytes: a request's token is looked up
+    /// before any UTF-8 check) → the addon ids it opens.
+    database_tokens: RwLock<FastMap<Box<[u8]>, Vec<String>>>,
     /// The API tokens the exchange accepts; empty: any non-empty one.
     api_tokens: Vec<String>,
     /// Mints and checks JWTs and addon tokens.
@@ -209,7 +218,7 @@ impl Credentials {
     pub fn add_database_tokens(&self, addon_id: &str, tokens: &[String]) {
         let mut map = self.database_tokens.write();
         for t in tokens {
-            let dbs = map.entry(t.clone()).or_default();
+            let dbs = map.entry(t.as_bytes().into()).or_default();
             if !dbs.iter().any(|d| d == addon_id) {
                 dbs.push(addon_id.to_string());
             }
@@ -222,22 +231,34 @@ impl Credentials {
         if !self.enabled {
             return Decision::Allow;
         }
-        let token = match bearer(authorization) {
+        // The token's bytes: the global token and the database tokens are
+        // UTF-8, so a token that equals one is too, and needs no check of
+        // its own (the common case, on every request). The order of the
+        // checks, and every answer, is as if the token were checked first.
+        let token = match bearer_bytes(authorization) {
             Ok(t) => t,
             Err(why) => return Decision::Unauthorized(why.to_string()),
         };
-        if self.global.as_deref() == Some(token) {
+        if self.global.as_deref().is_some_and(|g| g.as_bytes() == token) {
             return decide(Grant::Everything, target);
         }
         if TokenSigner::is_addon_token(token) {
+            let Ok(token) = std::str::from_utf8(token) else {
+                return Decision::Unauthorized(MALFORMED.to_string());
+            };
             return match self.signer.verify_addon_token(token, wall_secs()) {
                 Ok(addon) => decide(Grant::Databases(&[addon.to_string()]), target),
                 Err(e) => Decision::Unauthorized(e.message("addon token")),
             };
         }
         let map = self.database_tokens.read();
-        let grant = map.get(token).map_or(Grant::Nothing, |dbs| Grant::Databases(dbs));
-        decide(grant, target)
+        if let Some(dbs) = map.get(token) {
+            return decide(Grant::Databases(dbs), target);
+        }
+        if std::str::from_utf8(token).is_err() {
+            return Decision::Unauthorized(MALFORMED.to_string());
+        }
+        decide(Grant::Nothing, target)
     }
 }
 
@@ -324,5 +345,29 @@ mod tests {
         assert_eq!(c.check(Some(header.as_bytes()), Some("b")), Decision::Forbidden);
         let open = Credentials::new(false, None, Vec::new(), Duration::from_secs(60), [7; 32]);
         assert_eq!(open.check(None, Some("a")), Decision::Allow);
+    }
+
+    #[test]
+    fn a_token_that_is_not_utf8_is_malformed_whatever_it_looks_like() {
+        let c = Credentials::new(true, Some("g".into()), Vec::new(), Duration::from_secs(60), [7; 32]);
+        c.add_database_tokens("a", &["ta".into()]);
+        let malformed = Decision::Unauthorized(MALFORMED.to_string());
+        for bad in [
+            &b"Bearer ta\xff"[..],
+            b"Bearer \xfe",
+            b"Bearer sdfa.a.1.\xff",
+            b"Bearer g\xc3",
+        ] {
+            assert_eq!(c.check(Some(bad), Some("a")), malformed, "{bad:?}");
+        }
+        // Valid UTF-8 that opens nothing is an unknown token, not a malformed one.
+        assert_eq!(
+            c.check(Some("Bearer tä".as_bytes()), Some("a")),
+            Decision::Unauthorized("invalid or expired token".into())
+        );
+        assert!(matches!(
+            c.check(Some(b"Bearer sdfa.a.1.x"), Some("a")),
+            Decision::Unauthorized(why) if why != MALFORMED
+        ));
     }
 }

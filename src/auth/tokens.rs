@@ -143,8 +143,10 @@ impl TokenSigner {
     }
 
     /// Whether `token` looks like an addon token at all.
-    pub fn is_addon_token(token: &str) -> bool {
-        token.starts_with("sdfa.")
+    pub fn is_addon_token(token: &[u8]) -> bool {
+        token
+            .strip_prefix(ADDON_PREFIX.as_bytes())
+            .is_some_and(|rest| rest.first() == Some(&b'.'))
     }
 
     /// Checks an addon token at wall-clock `now`; returns the addon id it
@@ -209,7 +211,7 @@ mod tests {
     #[test]
     fn an_addon_token_opens_its_addon_until_it_expires() {
         let t = signer(1).addon_token("ad-1", 500);
-        assert!(TokenSigner::is_addon_token(&t));
+        assert!(TokenSigner::is_addon_token(t.as_bytes()));
         assert_eq!(signer(1).verify_addon_token(&t, 499), Ok("ad-1"));
         assert_eq!(signer(1).verify_addon_token(&t, 500), Err(TokenError::Expired));
         assert_eq!(signer(2).verify_addon_token(&t, 0), Err(TokenError::BadSignature));

@@ -61,70 +61,68 @@ pub fn write_line(format: LogFormat, event: &Event<'_>, at: Duration, line: &mut
     Ok(())
 }
 
-/// Appends a request's line, logged `at` (since the Unix epoch), to `line`:
-/// its fields put together as one text (`GET /path -> 200 (operation,
-/// 12 µs)`), written straight into the line in the text format; in JSON,
-/// that text as the `message`, then each field.
-pub fn write_request(format: LogFormat, request: &RequestLine<'_>, at: Duration, line: &mut String) -> fmt::Result {
-    if format == LogFormat::Text {
-        write_timestamp(line, at)?;
-        line.push_str(text_level(&request.level));
-        push_request_text(line, request);
-        line.push('\n');
-        return Ok(());
+/// Appends a request's line in the text format, logged `at` (since the Unix
+/// epoch), to `out`, its newline included: written as bytes straight into
+/// the thread's log buffer (see `logging`), no `String` in between.
+pub fn push_request_line(out: &mut Vec<u8>, request: &RequestLine<'_>, at: Duration) {
+    out.extend_from_slice(&timestamp(at));
+    out.extend_from_slice(text_level(&request.level).as_bytes());
+    push_request_text(out, request);
+    out.push(b'\n');
+}
+
+/// Appends a request's line in the JSON format, logged `at`, to `line`:
+/// its text (as [`push_request_line`] writes it) as the `message`, then
+/// each field.
+pub fn write_request_json(request: &RequestLine<'_>, at: Duration, line: &mut String) -> fmt::Result {
+    let mut text = Vec::new();
+    push_request_text(&mut text, request);
+    // Only valid UTF-8 was written (the fields are `str`s, the escapes ASCII).
+    let text = std::str::from_utf8(&text).map_err(|_| fmt::Error)?;
+    line.push_str("{\"timestamp\":\"");
+    write_timestamp(line, at)?;
+    write!(line, "\",\"level\":\"{}\",\"message\":", request.level.as_str())?;
+    write_json_str(line, text)?;
+    line.push_str(",\"method\":");
+    write_json_str(line, request.method)?;
+    line.push_str(",\"path\":");
+    write_json_str(line, request.path)?;
+    line.push_str(",\"status\":");
+    push_decimal(line, u64::from(request.status));
+    line.push_str(",\"operation\":");
+    write_json_str(line, request.operation)?;
+    if let Some(fault) = request.fault {
+        line.push_str(",\"fault\":");
+        write_json_str(line, fault)?;
     }
-    SCRATCH.with(|cell| {
-        // Taken out of the cell: nothing below logs, but a borrow is never
-        // held across a call that could.
-        let mut text = std::mem::take(&mut *cell.borrow_mut());
-        text.clear();
-        push_request_text(&mut text, request);
-        line.push_str("{\"timestamp\":\"");
-        let written = write_timestamp(line, at)
-            .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", request.level.as_str()))
-            .and_then(|()| write_json_str(line, &text));
-        *cell.borrow_mut() = text;
-        written?;
-        line.push_str(",\"method\":");
-        write_json_str(line, request.method)?;
-        line.push_str(",\"path\":");
-        write_json_str(line, request.path)?;
-        line.push_str(",\"status\":");
-        push_decimal(line, u64::from(request.status));
-        line.push_str(",\"operation\":");
-        write_json_str(line, request.operation)?;
-        if let Some(fault) = request.fault {
-            line.push_str(",\"fault\":");
-            write_json_str(line, fault)?;
-        }
-        line.push_str(",\"latency_us\":");
-        push_decimal(line, request.latency_us);
-        line.push_str("}\n");
-        Ok(())
-    })
+    line.push_str(",\"latency_us\":");
+    push_decimal(line, request.latency_us);
+    line.push_str("}\n");
+    Ok(())
 }
 
 /// A request's fields as one text: `GET /path -> 200 (operation, 12 µs)`,
 /// with `, fault f1` before the latency when a rule fired.
-fn push_request_text(text: &mut String, request: &RequestLine<'_>) {
-    text.push_str(request.method);
-    text.push(' ');
-    text.push_str(request.path);
-    text.push_str(" -> ");
-    push_decimal(text, u64::from(request.status));
-    text.push_str(" (");
-    text.push_str(request.operation);
+fn push_request_text(out: &mut Vec<u8>, request: &RequestLine<'_>) {
+    let mut buf = [0u8; 20];
+    out.extend_from_slice(request.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(request.path.as_bytes());
+    out.extend_from_slice(b" -> ");
+    out.extend_from_slice(digits(u64::from(request.status), &mut buf));
+    out.extend_from_slice(b" (");
+    out.extend_from_slice(request.operation.as_bytes());
     if let Some(fault) = request.fault {
         // A fault rule's id (the fake gives them, `f1`…): escaped here all
         // the same, so that a request's line never needs the whole-line
         // scan (hyper lets no control character into a method or a path,
         // and the other fields are the fake's own).
-        text.push_str(", fault ");
-        push_escaped(text, fault);
+        out.extend_from_slice(b", fault ");
+        push_escaped(out, fault.as_bytes());
     }
-    text.push_str(", ");
-    push_decimal(text, request.latency_us);
-    text.push_str(" µs)");
+    out.extend_from_slice(b", ");
+    out.extend_from_slice(digits(request.latency_us, &mut buf));
+    out.extend_from_slice(" µs)".as_bytes());
 }
 
 /// The ASCII digits of `value` in decimal, written at the end of `buf`.
@@ -164,12 +162,12 @@ fn push_decimal(out: &mut String, value: u64) {
 
 /// Appends `value` with its control characters written as `\xNN`, as
 /// [`escape_controls`] writes them in a whole line.
-fn push_escaped(out: &mut String, value: &str) {
-    for c in value.chars() {
-        if u8::try_from(c).is_ok_and(is_control) {
-            let _ = write!(out, "\\x{:02x}", u32::from(c));
+fn push_escaped(out: &mut Vec<u8>, value: &[u8]) {
+    for &b in value {
+        if is_control(b) {
+            out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
         } else {
-            out.push(c);
+            out.push(b);
         }
     }
 }
@@ -191,8 +189,9 @@ fn text_level(level: &Level) -> &'static str {
 }
 
 thread_local! {
-    /// The second last formatted on this thread, and its text.
-    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    /// The second last formatted on this thread, and its date and time of
+    /// day (`2024-01-01T00:00:00`).
+    static SECOND: RefCell<(u64, [u8; 19])> = const { RefCell::new((u64::MAX, *b"1970-01-01T00:00:00")) };
     /// Scratch space for a JSON field's value before it is escaped.
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -204,6 +203,15 @@ pub fn since_epoch() -> Duration {
 
 /// `now` (since the Unix epoch), in UTC, as `2024-01-01T00:00:00.000000Z`.
 fn write_timestamp(w: &mut impl fmt::Write, now: Duration) -> fmt::Result {
+    // Only ASCII was written.
+    w.write_str(std::str::from_utf8(&timestamp(now)).map_err(|_| fmt::Error)?)
+}
+
+/// `now` (since the Unix epoch), in UTC, as the ASCII bytes of
+/// `2024-01-01T00:00:00.000000Z`: the date and time of day formatted once
+/// a second per thread, the microseconds every time.
+fn timestamp(now: Duration) -> [u8; 27] {
+    let mut out = *b"1970-01-01T00:00:00.000000Z";
     let secs = now.as_secs();
     SECOND.with(|cell| {
         let mut cached = cell.borrow_mut();
@@ -212,24 +220,21 @@ fn write_timestamp(w: &mut impl fmt::Write, now: Duration) -> fmt::Result {
                 .ok()
                 .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
                 .unwrap_or_default();
-            cached.1.clear();
-            write!(cached.1, "{}", t.format("%Y-%m-%dT%H:%M:%S"))?;
+            let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+            // A year past 9999 would not fit: such a second shows as 1970.
+            if let Ok(fixed) = <[u8; 19]>::try_from(text.as_bytes()) {
+                cached.1 = fixed;
+            }
             cached.0 = secs;
         }
-        w.write_str(&cached.1)
-    })?;
-    // `.uuuuuuZ`, written at once.
-    let mut tail = *b".000000Z";
+        out[..19].copy_from_slice(&cached.1);
+    });
     let mut micros = now.subsec_micros();
-    for at in (1..7).rev() {
-        tail[at] = b'0' + (micros % 10) as u8;
+    for at in (20..26).rev() {
+        out[at] = b'0' + (micros % 10) as u8;
         micros /= 10;
     }
-    // Char by char: a UTF-8 check of eight bytes costs more.
-    for b in tail {
-        w.write_char(char::from(b))?;
-    }
-    Ok(())
+    out
 }
 
 /// The fields of an event in the text format: the message as it is, the
@@ -377,9 +382,9 @@ mod tests {
 
     #[test]
     fn a_value_s_control_characters_are_escaped_and_the_rest_kept() {
-        let mut out = String::new();
-        push_escaped(&mut out, "rule\n\u{1b}[31mé\u{7f}");
-        assert_eq!(out, "rule\\x0a\\x1b[31mé\\x7f");
+        let mut out = Vec::new();
+        push_escaped(&mut out, "rule\n\u{1b}[31mé\u{7f}".as_bytes());
+        assert_eq!(String::from_utf8(out).unwrap(), "rule\\x0a\\x1b[31mé\\x7f");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use scalingo_db_fake::__internals::{set_request_log, RequestLine};
 use scalingo_db_fake::REQUEST_LOG_TARGET;
 
-use super::format::{escape_controls, since_epoch, write_line, write_request};
+use super::format::{escape_controls, push_request_line, since_epoch, write_line, write_request_json};
 
 /// How many bytes of lines wait for the drain thread, in all threads'
 /// buffers, before new lines are dropped (about ten thousand request
@@ -127,6 +127,15 @@ impl Queue {
     fn push(&self, line: &[u8], at: u64, checked: bool) {
         let escaped = if checked { None } else { escape_controls(line) };
         let line = escaped.as_deref().unwrap_or(line);
+        self.push_with(at, |bytes| bytes.extend_from_slice(line));
+    }
+
+    /// Queues the line `write` appends to this thread's buffer (whole, its
+    /// newline included, no control character in it), logged `at` (µs
+    /// since the epoch); past the buffer's share it is taken back and
+    /// counted dropped. A request's line is formatted this way, straight
+    /// into the buffer.
+    fn push_with(&self, at: u64, write: impl FnOnce(&mut Vec<u8>)) {
         let id = self.id;
         // While the thread's locals are being torn down, the line is lost.
         let _ = MINE.try_with(|mine| {
@@ -140,19 +149,20 @@ impl Queue {
                 return;
             };
             let mut p = buffer.pending.lock();
+            let start = p.bytes.len();
+            write(&mut p.bytes);
+            let end = p.bytes.len();
             // An empty buffer takes a line of any length (a long path once):
             // else such a line could never be written.
-            if !p.bytes.is_empty() && p.bytes.len() + line.len() > self.per_thread {
+            if start > 0 && end > self.per_thread {
+                p.bytes.truncate(start);
                 p.dropped += 1;
                 return;
             }
-            let was_empty = p.bytes.is_empty();
-            p.bytes.extend_from_slice(line);
-            let end = p.bytes.len();
             p.lines.push(Line { at, end });
-            p.queued += line.len() as u64;
+            p.queued += (end - start) as u64;
             drop(p);
-            if was_empty {
+            if start == 0 {
                 self.wake();
             }
         });
@@ -240,11 +250,20 @@ impl Requests {
             Level::DEBUG => self.debug,
             _ => false,
         };
-        if kept {
-            // A request's line needs no scan (see `format`).
-            self.lines.put(true, request.at, |line, at| {
-                write_request(self.lines.format, request, at, line)
-            });
+        if !kept {
+            return;
+        }
+        // A request's line needs no scan (see `format`).
+        match self.lines.format {
+            LogFormat::Text => {
+                let micros = u64::try_from(request.at.as_micros()).unwrap_or(u64::MAX);
+                self.lines
+                    .queue
+                    .push_with(micros, |bytes| push_request_line(bytes, request, request.at));
+            }
+            LogFormat::Json => self
+                .lines
+                .put(true, request.at, |line, at| write_request_json(request, at, line)),
         }
     }
 }

@@ -65,11 +65,10 @@ impl fmt::Display for Reset {
 
 impl std::error::Error for Reset {}
 
-/// What became of one request: its answer, and what the journal and the log
-/// need to know of it.
+/// What the journal and the log need to know of one request, besides its
+/// answer (which travels apart: a response is large, and every move of it
+/// is a copy).
 struct Dispatched<'a> {
-    /// The response, or the reset a fault rule ordered.
-    answer: Result<Reply, Reset>,
     /// The name of the operation (`unknown` or `method_not_allowed` when
     /// no route takes the request).
     op: &'static str,
@@ -124,22 +123,37 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Handled {
         time_millis: shared.store.now_at(started),
     };
     let (parts, body) = req.into_parts();
-    if let Some(d) = dispatch_now(shared, &parts, arrival.time_millis) {
-        return Handled::Now(finish(shared, &parts, d, arrival));
+    if let Some((d, answer)) = dispatch_now(shared, &parts, arrival.time_millis) {
+        finish(
+            shared,
+            &parts,
+            &d,
+            answer.as_ref().map(|r| r.status().as_u16()),
+            arrival,
+        );
+        return Handled::Now(answer);
     }
     let shared = shared.clone();
     Handled::Later(Box::pin(async move {
-        let d = dispatch(&shared, &parts, body).await;
-        finish(&shared, &parts, d, arrival)
+        let (d, answer) = dispatch(&shared, &parts, body).await;
+        finish(
+            &shared,
+            &parts,
+            &d,
+            answer.as_ref().map(|r| r.status().as_u16()),
+            arrival,
+        );
+        answer
     }))
 }
 
-/// Journals and logs an answered request, and gives its answer.
-fn finish(shared: &Shared, parts: &Parts, d: Dispatched<'_>, arrival: Arrival) -> Result<Reply, Reset> {
+/// Journals and logs an answered request: `answered` is its status, or the
+/// fault rule's reset that answered nothing.
+fn finish(shared: &Shared, parts: &Parts, d: &Dispatched<'_>, answered: Result<u16, &Reset>, arrival: Arrival) {
     let latency = arrival.started.elapsed();
     let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     // A reset answers nothing: journaled and logged as status 0.
-    let status = d.answer.as_ref().map_or(0, |r| r.status().as_u16());
+    let status = answered.unwrap_or(0);
     if shared.journal.is_on() && d.journaled(parts.uri.path()) {
         let time_millis = arrival.time_millis;
         let wall_millis = i64::try_from(arrival.wall.as_millis()).unwrap_or(i64::MAX);
@@ -173,7 +187,6 @@ fn finish(shared: &Shared, parts: &Parts, d: Dispatched<'_>, arrival: Arrival) -
         latency_us,
         at: arrival.wall.saturating_add(latency),
     });
-    d.answer
 }
 
 /// When a request came, read once on each real clock.
@@ -194,7 +207,7 @@ struct Arrival {
 /// checked: the operation to run, or the answer already.
 enum Routed<'a, 'p> {
     /// Answered (a bad request, an unknown route or method, a refused token).
-    Done(Dispatched<'a>),
+    Done(Dispatched<'a>, Reply),
     /// The operation to run, and what the journal and the log will need.
     Run(Matched<'p>, Op, Dispatched<'a>),
 }
@@ -202,10 +215,7 @@ enum Routed<'a, 'p> {
 /// Checks a request and finds its route and operation. `path` is the
 /// request's path, normalized.
 fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> Routed<'a, 'p> {
-    // A placeholder, replaced on every path below (an empty body costs no
-    // allocation, unlike building the 404 for every request).
     let mut d = Dispatched {
-        answer: Ok(Reply::new(body::Body::empty())),
         op: "unknown",
         database: None,
         plane: None,
@@ -213,12 +223,10 @@ fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> R
     };
     if let Err(reply) = strict::check(parts) {
         d.op = "bad_request";
-        d.answer = Ok(reply);
-        return Routed::Done(d);
+        return Routed::Done(d, reply);
     }
     let Some(matched) = routes::find(path) else {
-        d.answer = Ok(response::not_found("route"));
-        return Routed::Done(d);
+        return Routed::Done(d, response::not_found("route"));
     };
     d.database = Some(matched.params.db)
         .filter(|db| !db.is_empty())
@@ -230,8 +238,7 @@ fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> R
     d.plane = Some(matched.route.plane);
     let Some(op) = matched.op(&parts.method) else {
         d.op = "method_not_allowed";
-        d.answer = Ok(response::method_not_allowed(&matched.route.allow()));
-        return Routed::Done(d);
+        return Routed::Done(d, response::method_not_allowed(&matched.route.allow()));
     };
     d.op = op.name();
     // The health check and the dashboard's page (static: it holds no data,
@@ -240,8 +247,7 @@ fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> R
     if matched.route.plane == Plane::Control && !matches!(op, Op::Health | Op::Dashboard) {
         let authorization = parts.headers.get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
         if let Err(why) = shared.credentials.check_admin(authorization) {
-            d.answer = Ok(response::error(hyper::StatusCode::UNAUTHORIZED, &why, None));
-            return Routed::Done(d);
+            return Routed::Done(d, response::error(hyper::StatusCode::UNAUTHORIZED, &why, None));
         }
     }
     Routed::Run(matched, op, d)
@@ -249,15 +255,15 @@ fn route<'a, 'p>(shared: &Shared, parts: &'a Parts, path: &'p Cow<'a, str>) -> R
 
 /// The answer, when it needs no waiting: `None` when the operation reads a
 /// body or streams an archive, or a fault rule could fire on it.
-fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts, now: i64) -> Option<Dispatched<'a>> {
+fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts, now: i64) -> Option<(Dispatched<'a>, Result<Reply, Reset>)> {
     let path = strict::normalize_path(parts.uri.path());
-    let (matched, op, mut d) = match route(shared, parts, &path) {
-        Routed::Done(d) => return Some(d),
+    let (matched, op, d) = match route(shared, parts, &path) {
+        Routed::Done(d, reply) => return Some((d, Ok(reply))),
         Routed::Run(matched, op, d) => (matched, op, d),
     };
     let p = matched.params;
     let faults_may_fire = || shared.faults.armed();
-    d.answer = Ok(match matched.route.plane {
+    let reply = match matched.route.plane {
         Plane::Api if !api::reads_body(op) && !faults_may_fire() => api::handle_now(shared, op, p, parts, now),
         Plane::Platform if !platform::reads_body(op) && !faults_may_fire() => {
             platform::handle_now(shared, op, p, parts)
@@ -265,22 +271,22 @@ fn dispatch_now<'a>(shared: &Shared, parts: &'a Parts, now: i64) -> Option<Dispa
         // Never a fault rule on `/_fake`.
         Plane::Control if !control::reads_body(&parts.method) => control::handle_now(shared, op, p, parts),
         _ => return None,
-    });
-    Some(d)
+    };
+    Some((d, Ok(reply)))
 }
 
 /// The answer, the operation that made it and the fault rule that fired.
-async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Dispatched<'a> {
+async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> (Dispatched<'a>, Result<Reply, Reset>) {
     let path = strict::normalize_path(parts.uri.path());
     let (matched, op, mut d) = match route(shared, parts, &path) {
-        Routed::Done(d) => return d,
+        Routed::Done(d, reply) => return (d, Ok(reply)),
         Routed::Run(matched, op, d) => (matched, op, d),
     };
     let Some(fired) = pick_fault(shared, &matched, op, &parts.method) else {
-        d.answer = Ok(run(shared, &matched, op, parts, body).await);
-        return d;
+        let reply = run(shared, &matched, op, parts, body).await;
+        return (d, Ok(reply));
     };
-    d.answer = match fired.effect {
+    let answer = match fired.effect {
         FaultEffect::Status {
             status,
             body: json,
@@ -299,7 +305,7 @@ async fn dispatch<'a>(shared: &Shared, parts: &'a Parts, body: Incoming) -> Disp
             .map(|b| b.drip(bytes_per_sec))),
     };
     d.fault = Some(fired.id);
-    d
+    (d, answer)
 }
 
 /// `part`, a slice of `whole`, as a slice of `whole` (with its lifetime).

@@ -367,39 +367,58 @@ const MAX_SEGMENTS: usize = 6;
 pub(crate) fn find(path: &str) -> Option<Matched<'_>> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let rest = path.strip_prefix('/')?;
-    let mut segs = [""; MAX_SEGMENTS];
-    let mut n = 0;
-    let mut left = Some(rest);
-    while let Some(r) = left {
-        // A plain byte search: on segments this short, `split('/')`'s
-        // searcher costs more than the whole match.
-        let (s, next) = match r.bytes().position(|b| b == b'/') {
-            Some(i) => (&r[..i], Some(&r[i + 1..])),
-            None => (r, None),
-        };
-        if s.is_empty() || n == MAX_SEGMENTS {
-            return None;
-        }
-        segs[n] = s;
-        n += 1;
-        left = next;
-    }
-    let segs = &segs[..n];
-    'routes: for (template, route) in &COMPILED[n] {
+    // The number of segments picks the templates to try.
+    let n = 1 + count_slashes(rest.as_bytes());
+    'routes: for (template, route) in COMPILED.get(n)? {
         let mut params = Params::default();
-        for (t, s) in template.iter().zip(segs) {
+        let mut left = rest;
+        for t in template {
+            // The segment: up to the next slash, or the rest of the path.
+            // A literal is compared in place, not searched for.
+            let (s, next) = match t {
+                Segment::Literal(l) => match left.strip_prefix(l) {
+                    Some(after) if after.is_empty() || after.starts_with('/') => (*l, after),
+                    _ => continue 'routes,
+                },
+                _ => match left.bytes().position(|b| b == b'/') {
+                    Some(i) => (&left[..i], &left[i..]),
+                    None => (left, ""),
+                },
+            };
+            // An empty segment (`//`) names nothing.
+            if s.is_empty() {
+                return None;
+            }
             match t {
-                Segment::Literal(l) if l == s => {}
-                Segment::Literal(_) => continue 'routes,
+                Segment::Literal(_) => {}
                 Segment::Db => params.db = s,
                 Segment::Backup => params.backup = s,
                 Segment::App => params.app = s,
                 Segment::Fault => params.fault = s,
             }
+            left = next.strip_prefix('/').unwrap_or(next);
         }
         return Some(Matched { route, params });
     }
     None
+}
+
+/// How many `/` `bytes` holds, eight bytes at a time: in each word, a byte
+/// equal to `/` becomes zero, and each zero byte gets its high bit set
+/// (exactly: no carry crosses from one byte to the next).
+fn count_slashes(bytes: &[u8]) -> usize {
+    const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut n = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_ne_bytes(word) ^ SLASHES;
+        let zero_bytes = !(((w & LOW7) + LOW7) | w | LOW7);
+        n += zero_bytes.count_ones() as usize;
+    }
+    n + chunks.remainder().iter().filter(|b| **b == b'/').count()
 }
 
 /// The plane of the route whose template is `template`, if there is one.
@@ -439,6 +458,25 @@ mod tests {
     fn op_of(path: &str, method: Method) -> Option<(Op, Params<'_>)> {
         let m = find(path)?;
         Some((m.op(&method)?, m.params))
+    }
+
+    #[test]
+    fn slashes_are_counted_exactly_whatever_the_bytes_around_them() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"".to_vec(),
+            b"/".to_vec(),
+            b"api/databases/my-db-123/backups".to_vec(),
+            b"////////////////////".to_vec(),
+            vec![b'/' ^ 0x80; 17],
+            vec![b'/' + 1; 9],
+            vec![b'/' - 1; 9],
+            (0..=255u8).collect(),
+        ];
+        cases.push((0..=255u8).rev().cycle().take(1000).collect());
+        for bytes in cases {
+            let naive = bytes.iter().filter(|b| **b == b'/').count();
+            assert_eq!(count_slashes(&bytes), naive, "{bytes:?}");
+        }
     }
 
     #[test]
