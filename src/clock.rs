@@ -1,5 +1,6 @@
 //! The one clock of the fake: every timestamp the fake writes and
-//! every status it derives reads [`Clock::now`].
+//! every status it derives reads [`Clock::now`] (or [`Clock::at`], the same
+//! clock at a request's arrival, from the real clock's reading then).
 //!
 //! Three modes: the system clock, optionally sped up by a time scale
 //! (`--time-scale 60` makes a minute pass each second); a manual clock that
@@ -205,6 +206,24 @@ mod tests {
         assert_eq!(c.now(), 1_500);
         c.set(10_000).unwrap();
         assert_eq!(c.now(), 10_000);
+    }
+
+    #[test]
+    fn a_request_s_time_is_the_clock_at_its_arrival() {
+        // Following the system clock (sped up, so that a millisecond of
+        // real time shows): the time at a past instant stays what it was,
+        // and is behind now.
+        let c = Clock::new(ClockMode::System, 1000.0, 1_000);
+        let arrival = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let then = c.at(arrival);
+        assert_eq!(c.at(arrival), then, "the same instant, the same time");
+        assert!(then >= 1_000 && then < c.now(), "{then} < {}", c.now());
+        // A manual clock has no real instant to follow: `at` is `now`.
+        let m = Clock::new(ClockMode::Manual, 1.0, 5_000);
+        let arrival = Instant::now();
+        m.advance(10).unwrap();
+        assert_eq!(m.at(arrival), m.now());
     }
 
     #[test]

@@ -304,7 +304,14 @@ fn log_lines_that_cannot_be_written_in_time_are_dropped_and_counted() {
 #[tokio::test]
 async fn json_logs_are_one_object_per_line() {
     let mut r = start(&["--log-format", "json"]);
+    let before = chrono::Utc::now();
     assert_eq!(common::get(&format!("{}{LIST}", r.url), TOKEN).await.status, 200);
+    // A request a fault rule answers: its line carries the rule's id.
+    let rule = json!({ "match": { "operation": "backups.list" }, "status": 503 });
+    let added = common::control_post(&format!("{}/_fake/faults", r.url), Some(&rule.to_string())).await;
+    assert_eq!(added.status, 201, "{:?}", added.body);
+    assert_eq!(common::get(&format!("{}{LIST}", r.url), TOKEN).await.status, 503);
+    let after = chrono::Utc::now();
     r.sigterm();
     assert!(r.wait_exit(Duration::from_secs(10)).success());
     let err = r.stderr_text();
@@ -319,30 +326,40 @@ async fn json_logs_are_one_object_per_line() {
     }
     let messages: Vec<&str> = lines.iter().filter_map(|l| l["message"].as_str()).collect();
     assert!(messages.iter().any(|m| m.starts_with("seed ")), "{err}");
-    // A request's line: its text as the message, then each field.
-    let request = lines
-        .iter()
-        .find(|l| {
-            l["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(&format!("GET {LIST} -> 200")))
-        })
-        .unwrap_or_else(|| panic!("no request line in {err}"));
-    assert_eq!(request["level"], "INFO", "{request}");
-    assert_eq!(request["method"], "GET", "{request}");
-    assert_eq!(request["path"], LIST, "{request}");
-    assert_eq!(request["status"], 200, "{request}");
-    assert_eq!(request["operation"], "backups.list", "{request}");
-    assert!(request.get("fault").is_none(), "{request}");
-    let latency = request["latency_us"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no latency in {request}"));
+    // A request's line: its text as the message, then each field, in this
+    // order (read from the raw line: a parsed object does not keep it).
+    let raw = |status: u16| {
+        err.lines()
+            .find(|l| l.contains(&format!("GET {LIST} -> {status}")))
+            .unwrap_or_else(|| panic!("no {status} request line in {err}"))
+    };
+    let ok = raw(200);
     assert!(
-        request["message"]
-            .as_str()
-            .is_some_and(|m| m.ends_with(&format!("(backups.list, {latency} µs)"))),
-        "{request}"
+        ok.contains(&format!(
+            r#","method":"GET","path":"{LIST}","status":200,"operation":"backups.list","latency_us":"#
+        )),
+        "{ok}"
     );
+    let faulted = raw(503);
+    assert!(
+        faulted.contains(r#","status":503,"operation":"backups.list","fault":"f1","latency_us":"#),
+        "{faulted}"
+    );
+    for raw in [ok, faulted] {
+        let line: Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(line["level"], "INFO", "{line}");
+        let latency = line["latency_us"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no latency in {line}"));
+        let message = line["message"].as_str().unwrap_or_default();
+        assert!(message.ends_with(&format!(", {latency} µs)")), "{line}");
+        // Stamped when the answer was ready: between the readings around it.
+        let at = line["timestamp"].as_str().unwrap_or_default();
+        let at = chrono::DateTime::parse_from_rfc3339(at).unwrap_or_else(|e| panic!("{e}: {line}"));
+        // (A timestamp keeps microseconds: `before`, cut to them, too.)
+        let before = before - chrono::Duration::microseconds(1);
+        assert!(before <= at && at <= after, "{before} <= {at} <= {after}");
+    }
 }
 
 #[test]

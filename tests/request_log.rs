@@ -6,6 +6,7 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use scalingo_db_fake::__internals::{set_request_log, RequestLine};
 use scalingo_db_fake::{FakeServer, FaultEffect, FaultMatch, FaultRule, REQUEST_LOG_TARGET};
@@ -25,6 +26,8 @@ struct Seen {
     operation: String,
     fault: Option<String>,
     latency_us: Option<u64>,
+    /// The answer's time, since the Unix epoch (the sink's lines only).
+    at: Option<Duration>,
 }
 
 impl Seen {
@@ -37,6 +40,7 @@ impl Seen {
             operation: line.operation.to_string(),
             fault: line.fault.map(str::to_string),
             latency_us: Some(line.latency_us),
+            at: Some(line.at),
         }
     }
 }
@@ -91,6 +95,7 @@ impl Subscriber for Recorder {
             operation: String::new(),
             fault: None,
             latency_us: None,
+            at: None,
         };
         event.record(&mut seen);
         self.0.lock().unwrap().push(seen);
@@ -108,16 +113,26 @@ fn expected(level: Level, path: &str, status: u64, operation: &str, fault: Optio
         operation: operation.into(),
         fault: fault.map(str::to_string),
         latency_us: None,
+        at: None,
     }
 }
 
-/// Drops the latency (it varies) once checked present.
-fn without_latency(mut seen: Vec<Seen>) -> Vec<Seen> {
+/// Drops the latency and the time (they vary) once checked present, the
+/// time (when there is one) within `window`, since the Unix epoch.
+fn without_latency(mut seen: Vec<Seen>, window: (Duration, Duration)) -> Vec<Seen> {
     for s in &mut seen {
         assert!(s.latency_us.is_some(), "no latency in {s:?}");
         s.latency_us = None;
+        if let Some(at) = s.at.take() {
+            assert!(window.0 <= at && at <= window.1, "{window:?} {at:?}");
+        }
     }
     seen
+}
+
+/// Now, since the Unix epoch.
+fn since_epoch() -> Duration {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap()
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -135,7 +150,7 @@ async fn each_request_is_one_tracing_event_until_a_sink_takes_the_lines_instead(
         assert_eq!(common::get(&list, fake.token()).await.status, 200);
         assert_eq!(common::control_get(&health).await.status, 200);
     }
-    let events = without_latency(recorder.0.lock().unwrap().clone());
+    let events = without_latency(recorder.0.lock().unwrap().clone(), (Duration::ZERO, Duration::MAX));
     assert_eq!(
         events,
         vec![
@@ -160,17 +175,21 @@ async fn each_request_is_one_tracing_event_until_a_sink_takes_the_lines_instead(
     .times(1);
     let fault = fake.add_fault(rule).unwrap();
     let recorder = Recorder::default();
+    let before = since_epoch();
     {
         let _default = tracing::subscriber::set_default(recorder.clone());
         assert_eq!(common::get(&list, fake.token()).await.status, 503);
         assert_eq!(common::get(&format!("{}/nowhere", fake.url()), "").await.status, 404);
         assert_eq!(common::control_get(&health).await.status, 200);
     }
+    let after = since_epoch();
     assert!(
         recorder.0.lock().unwrap().is_empty(),
         "the sink takes the lines instead"
     );
-    let sunk = without_latency(lines.lock().unwrap().clone());
+    // Each line's time is when its answer was ready: within the test's
+    // readings around the requests.
+    let sunk = without_latency(lines.lock().unwrap().clone(), (before, after));
     assert_eq!(
         sunk,
         vec![

@@ -75,14 +75,21 @@ pub fn push_request_line(out: &mut Vec<u8>, request: &RequestLine<'_>, at: Durat
 /// its text (as [`push_request_line`] writes it) as the `message`, then
 /// each field.
 pub fn write_request_json(request: &RequestLine<'_>, at: Duration, line: &mut String) -> fmt::Result {
-    let mut text = Vec::new();
-    push_request_text(&mut text, request);
-    // Only valid UTF-8 was written (the fields are `str`s, the escapes ASCII).
-    let text = std::str::from_utf8(&text).map_err(|_| fmt::Error)?;
-    line.push_str("{\"timestamp\":\"");
-    write_timestamp(line, at)?;
-    write!(line, "\",\"level\":\"{}\",\"message\":", request.level.as_str())?;
-    write_json_str(line, text)?;
+    REQUEST_TEXT.with(|cell| {
+        // Taken out of the cell: nothing below logs, but a borrow is never
+        // held across a call that could.
+        let mut text = std::mem::take(&mut *cell.borrow_mut());
+        text.clear();
+        push_request_text(&mut text, request);
+        line.push_str("{\"timestamp\":\"");
+        // Only valid UTF-8 was written (the fields are `str`s, the escapes
+        // ASCII).
+        let written = write_timestamp(line, at)
+            .and_then(|()| write!(line, "\",\"level\":\"{}\",\"message\":", request.level.as_str()))
+            .and_then(|()| write_json_str(line, std::str::from_utf8(&text).map_err(|_| fmt::Error)?));
+        *cell.borrow_mut() = text;
+        written
+    })?;
     line.push_str(",\"method\":");
     write_json_str(line, request.method)?;
     line.push_str(",\"path\":");
@@ -99,6 +106,19 @@ pub fn write_request_json(request: &RequestLine<'_>, at: Duration, line: &mut St
     push_decimal(line, request.latency_us);
     line.push_str("}\n");
     Ok(())
+}
+
+/// The most bytes [`push_request_line`] writes for `request`: a buffer with
+/// this much room left takes the line whole.
+pub fn request_line_max_len(request: &RequestLine<'_>) -> usize {
+    // Timestamp, level, the fixed words and separators, two numbers of at
+    // most 20 digits, and each control character of a fault id as `\xNN`.
+    27 + 7
+        + 64
+        + request.method.len()
+        + request.path.len()
+        + request.operation.len()
+        + request.fault.map_or(0, |f| 4 * f.len())
 }
 
 /// A request's fields as one text: `GET /path -> 200 (operation, 12 µs)`,
@@ -140,7 +160,7 @@ fn digits(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
 }
 
 /// Appends `value` in decimal, digit by digit (no UTF-8 check of a buffer;
-/// this runs twice on every request's line).
+/// this writes the numbers of every JSON request line).
 fn push_decimal(out: &mut String, value: u64) {
     let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
     // A status, and most latencies: three digits at most, no loop.
@@ -192,6 +212,8 @@ thread_local! {
     /// The second last formatted on this thread, and its date and time of
     /// day (`2024-01-01T00:00:00`).
     static SECOND: RefCell<(u64, [u8; 19])> = const { RefCell::new((u64::MAX, *b"1970-01-01T00:00:00")) };
+    /// A JSON request line's text before it is escaped as its message.
+    static REQUEST_TEXT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Scratch space for a JSON field's value before it is escaped.
     static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
 }
@@ -222,9 +244,7 @@ fn timestamp(now: Duration) -> [u8; 27] {
                 .unwrap_or_default();
             let text = t.format("%Y-%m-%dT%H:%M:%S").to_string();
             // A year past 9999 would not fit: such a second shows as 1970.
-            if let Ok(fixed) = <[u8; 19]>::try_from(text.as_bytes()) {
-                cached.1 = fixed;
-            }
+            cached.1 = <[u8; 19]>::try_from(text.as_bytes()).unwrap_or(*b"1970-01-01T00:00:00");
             cached.0 = secs;
         }
         out[..19].copy_from_slice(&cached.1);
@@ -385,6 +405,40 @@ mod tests {
         let mut out = Vec::new();
         push_escaped(&mut out, "rule\n\u{1b}[31mé\u{7f}".as_bytes());
         assert_eq!(String::from_utf8(out).unwrap(), "rule\\x0a\\x1b[31mé\\x7f");
+    }
+
+    #[test]
+    fn a_request_line_never_outgrows_its_bound() {
+        let request = |fault: Option<&'static str>, latency_us: u64| RequestLine {
+            level: Level::INFO,
+            method: "GET",
+            path: "/api/databases/my-db-123/backups",
+            status: 200,
+            operation: "backups.list",
+            fault,
+            latency_us,
+            at: Duration::new(1_700_000_000, 0),
+        };
+        for r in [
+            request(None, 38),
+            request(Some("f1"), u64::MAX),
+            request(Some("\u{1b}\u{1b}\n\u{7f}"), u64::MAX),
+        ] {
+            let mut line = Vec::new();
+            push_request_line(&mut line, &r, r.at);
+            assert!(
+                line.len() <= request_line_max_len(&r),
+                "{}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+        let mut line = Vec::new();
+        let r = request(Some("f1"), 38);
+        push_request_line(&mut line, &r, r.at);
+        assert_eq!(
+            String::from_utf8(line).unwrap(),
+            "2023-11-14T22:13:20.000000Z  INFO GET /api/databases/my-db-123/backups -> 200 (backups.list, fault f1, 38 µs)\n"
+        );
     }
 
     #[test]

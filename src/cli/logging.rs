@@ -29,7 +29,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use scalingo_db_fake::__internals::{set_request_log, RequestLine};
 use scalingo_db_fake::REQUEST_LOG_TARGET;
 
-use super::format::{escape_controls, push_request_line, since_epoch, write_line, write_request_json};
+use super::format::{
+    escape_controls, push_request_line, request_line_max_len, since_epoch, write_line, write_request_json,
+};
 
 /// How many bytes of lines wait for the drain thread, in all threads'
 /// buffers, before new lines are dropped (about ten thousand request
@@ -127,15 +129,16 @@ impl Queue {
     fn push(&self, line: &[u8], at: u64, checked: bool) {
         let escaped = if checked { None } else { escape_controls(line) };
         let line = escaped.as_deref().unwrap_or(line);
-        self.push_with(at, |bytes| bytes.extend_from_slice(line));
+        self.push_with(at, line.len(), |bytes| bytes.extend_from_slice(line));
     }
 
     /// Queues the line `write` appends to this thread's buffer (whole, its
-    /// newline included, no control character in it), logged `at` (µs
-    /// since the epoch); past the buffer's share it is taken back and
-    /// counted dropped. A request's line is formatted this way, straight
-    /// into the buffer.
-    fn push_with(&self, at: u64, write: impl FnOnce(&mut Vec<u8>)) {
+    /// newline included, no control character in it, at most `max_len`
+    /// bytes), logged `at` (µs since the epoch), or counts it dropped when
+    /// the buffer has not that much room left (the buffer never grows past
+    /// its share for a line it drops). A request's line is formatted this
+    /// way, straight into the buffer.
+    fn push_with(&self, at: u64, max_len: usize, write: impl FnOnce(&mut Vec<u8>)) {
         let id = self.id;
         // While the thread's locals are being torn down, the line is lost.
         let _ = MINE.try_with(|mine| {
@@ -150,15 +153,14 @@ impl Queue {
             };
             let mut p = buffer.pending.lock();
             let start = p.bytes.len();
-            write(&mut p.bytes);
-            let end = p.bytes.len();
             // An empty buffer takes a line of any length (a long path once):
             // else such a line could never be written.
-            if start > 0 && end > self.per_thread {
-                p.bytes.truncate(start);
+            if start > 0 && start + max_len > self.per_thread {
                 p.dropped += 1;
                 return;
             }
+            write(&mut p.bytes);
+            let end = p.bytes.len();
             p.lines.push(Line { at, end });
             p.queued += (end - start) as u64;
             drop(p);
@@ -259,7 +261,9 @@ impl Requests {
                 let micros = u64::try_from(request.at.as_micros()).unwrap_or(u64::MAX);
                 self.lines
                     .queue
-                    .push_with(micros, |bytes| push_request_line(bytes, request, request.at));
+                    .push_with(micros, request_line_max_len(request), |bytes| {
+                        push_request_line(bytes, request, request.at)
+                    });
             }
             LogFormat::Json => self
                 .lines

@@ -523,8 +523,102 @@ mod tests {
             "/api/databases//backups",
             "/api/databases/d/backups/b/archive/x",
             "/x/y/z/a/b/c/d/e/f",
+            // A literal matches a whole segment, not a prefix of one.
+            "/_fake/healthz",
+            "/apix/backups/b",
+            "/api/databases/d/backupsx",
+            "//api/databases/d/backups",
+            "/api/databases/d/backups//",
         ] {
             assert!(find(p).is_none(), "{p}");
+        }
+    }
+
+    /// The route a path names, by the plainest reading of the table (split
+    /// into `templates`): split the path into segments and compare them with
+    /// each template's.
+    fn find_by_splitting(templates: &[(&'static str, Vec<&str>)], path: &str) -> Option<(&'static str, [String; 4])> {
+        let path = path.strip_suffix('/').unwrap_or(path);
+        let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+        if segs.iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        templates.iter().find_map(|(template, words)| {
+            if words.len() != segs.len() {
+                return None;
+            }
+            let mut params: [String; 4] = Default::default();
+            for (t, s) in words.iter().zip(&segs) {
+                match *t {
+                    ":db" | ":addon" => params[0] = s.to_string(),
+                    ":backup" => params[1] = s.to_string(),
+                    ":app" => params[2] = s.to_string(),
+                    ":fault" => params[3] = s.to_string(),
+                    literal if literal == *s => {}
+                    _ => return None,
+                }
+            }
+            Some((*template, params))
+        })
+    }
+
+    #[test]
+    fn matching_agrees_with_splitting_the_path_on_paths_built_from_the_tables_words() {
+        let templates: Vec<(&'static str, Vec<&str>)> = ROUTES
+            .iter()
+            .map(|r| (r.template, r.template.split('/').skip(1).collect()))
+            .collect();
+        // The templates' own words, near misses of them, ids, and the empty
+        // segment.
+        let mut words: Vec<String> = templates
+            .iter()
+            .flat_map(|(_, w)| w.iter())
+            .filter(|w| !w.starts_with(':'))
+            .flat_map(|w| [w.to_string(), format!("{w}x"), w[..w.len() - 1].to_string()])
+            .collect();
+        words.extend(["d", "b", "my-db-123", ""].map(String::from));
+        words.sort();
+        words.dedup();
+        // Every path of up to three of those words...
+        let mut paths: Vec<String> = vec![String::new(), "/".into()];
+        let mut last: Vec<String> = vec![String::new()];
+        for _ in 0..3 {
+            last = last
+                .iter()
+                .flat_map(|p| words.iter().map(move |w| format!("{p}/{w}")))
+                .collect();
+            paths.extend(last.iter().cloned());
+        }
+        // ...and every template with its ids filled in, then with each of
+        // its segments replaced by each word, with and without a trailing
+        // slash.
+        for (_, segs) in &templates {
+            let filled: Vec<&str> = segs
+                .iter()
+                .map(|s| match *s {
+                    ":db" | ":addon" => "d",
+                    ":backup" => "b",
+                    ":app" => "app",
+                    ":fault" => "f1",
+                    literal => literal,
+                })
+                .collect();
+            for at in 0..filled.len() {
+                for w in &words {
+                    let mut changed = filled.clone();
+                    changed[at] = w;
+                    let path = format!("/{}", changed.join("/"));
+                    paths.extend([format!("{path}/"), format!("{path}//"), path]);
+                }
+            }
+        }
+        assert!(paths.len() > 100_000, "{}", paths.len());
+        for path in &paths {
+            let found = find(path).map(|m| {
+                let p = m.params;
+                (m.route.template, [p.db, p.backup, p.app, p.fault].map(String::from))
+            });
+            assert_eq!(found, find_by_splitting(&templates, path), "{path}");
         }
     }
 

@@ -428,8 +428,9 @@ impl Db<'_> {
     }
 
     /// The list route's body, `{"database_backups":[…]}`, from the cache
-    /// while nothing it shows can have changed, at `now` on the fake's clock
-    /// (the request's arrival: the clock is not read again here).
+    /// while nothing it shows can have changed. The kept body is checked
+    /// at `now` on the fake's clock (the request's arrival, read once); a
+    /// body rendered afresh is rendered at the time it is rendered.
     pub fn list_json(&self, now: i64) -> Bytes {
         // Most of the time no periodic backup is due and the kept body
         // holds: one read of the database.
