@@ -97,27 +97,24 @@ impl Clock {
 
     /// Now, in milliseconds since the Unix epoch.
     pub fn now(&self) -> i64 {
-        match self.mode {
-            ClockMode::System => self.at(Instant::now()),
-            _ => self.at_real(None),
-        }
+        self.at_real(Instant::now)
     }
 
     /// The time on this clock when the real clock read `instant` (a
     /// request's arrival: no second reading of the real clock). The same as
     /// [`Clock::now`] unless the clock follows the system's.
     pub fn at(&self, instant: Instant) -> i64 {
-        self.at_real(Some(instant))
+        self.at_real(|| instant)
     }
 
-    /// `now`, or the time at `instant` when the clock follows the system's.
-    fn at_real(&self, instant: Option<Instant>) -> i64 {
+    /// The time on this clock; `instant` (called only when the clock
+    /// follows the system's) gives the real clock's reading.
+    fn at_real(&self, instant: impl FnOnce() -> Instant) -> i64 {
         let offset = self.offset.load(Ordering::Acquire);
         let now = match self.mode {
             ClockMode::Manual => offset,
             ClockMode::System => {
-                let elapsed =
-                    instant.map_or_else(|| self.origin.elapsed(), |i| i.saturating_duration_since(self.origin));
+                let elapsed = instant().saturating_duration_since(self.origin);
                 offset.saturating_add((elapsed.as_secs_f64() * 1000.0 * self.scale) as i64)
             }
             ClockMode::Tokio => {

@@ -162,18 +162,6 @@ fn digits(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
 /// Appends `value` in decimal, digit by digit (no UTF-8 check of a buffer;
 /// this writes the numbers of every JSON request line).
 fn push_decimal(out: &mut String, value: u64) {
-    let digit = |d: u64| char::from(b'0' + (d % 10) as u8);
-    // A status, and most latencies: three digits at most, no loop.
-    if value < 1000 {
-        if value >= 100 {
-            out.push(digit(value / 100));
-        }
-        if value >= 10 {
-            out.push(digit(value / 10));
-        }
-        out.push(digit(value));
-        return;
-    }
     let mut buf = [0u8; 20];
     for d in digits(value, &mut buf) {
         out.push(char::from(*d));

@@ -124,36 +124,24 @@ pub(crate) fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Handled {
     };
     let (parts, body) = req.into_parts();
     if let Some((d, answer)) = dispatch_now(shared, &parts, arrival.time_millis) {
-        finish(
-            shared,
-            &parts,
-            &d,
-            answer.as_ref().map(|r| r.status().as_u16()),
-            arrival,
-        );
+        finish(shared, &parts, &d, &answer, arrival);
         return Handled::Now(answer);
     }
     let shared = shared.clone();
     Handled::Later(Box::pin(async move {
         let (d, answer) = dispatch(&shared, &parts, body).await;
-        finish(
-            &shared,
-            &parts,
-            &d,
-            answer.as_ref().map(|r| r.status().as_u16()),
-            arrival,
-        );
+        finish(&shared, &parts, &d, &answer, arrival);
         answer
     }))
 }
 
-/// Journals and logs an answered request: `answered` is its status, or the
-/// fault rule's reset that answered nothing.
-fn finish(shared: &Shared, parts: &Parts, d: &Dispatched<'_>, answered: Result<u16, &Reset>, arrival: Arrival) {
+/// Journals and logs an answered request (`answer`: its response, or the
+/// fault rule's reset that answered nothing).
+fn finish(shared: &Shared, parts: &Parts, d: &Dispatched<'_>, answer: &Result<Reply, Reset>, arrival: Arrival) {
     let latency = arrival.started.elapsed();
     let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
     // A reset answers nothing: journaled and logged as status 0.
-    let status = answered.unwrap_or(0);
+    let status = answer.as_ref().map_or(0, |r| r.status().as_u16());
     if shared.journal.is_on() && d.journaled(parts.uri.path()) {
         let time_millis = arrival.time_millis;
         let wall_millis = i64::try_from(arrival.wall.as_millis()).unwrap_or(i64::MAX);
