@@ -80,6 +80,13 @@ fn bearer_bytes(header: Option<&[u8]>) -> Result<&[u8], &'static str> {
     let Some(value) = header else {
         return Err("no Authorization header: send `Authorization: Bearer <token>`");
     };
+    // What nearly every client sends, `Bearer <token>` with nothing to trim,
+    // read without the general scan below (it gives the same token).
+    if let (Some(scheme), Some(first), Some(last)) = (value.get(..7), value.get(7), value.last()) {
+        if scheme.eq_ignore_ascii_case(b"bearer ") && !first.is_ascii_whitespace() && !last.is_ascii_whitespace() {
+            return Ok(&value[7..]);
+        }
+    }
     let value = value.trim_ascii();
     let space = value.iter().position(|b| *b == b' ');
     space
@@ -306,6 +313,34 @@ mod tests {
             assert!(bearer(Some(bad)).is_err(), "{bad:?}");
         }
         assert!(bearer(None).is_err());
+    }
+
+    #[test]
+    fn the_common_bearer_form_reads_as_the_general_rule_does() {
+        // The general rule, written out: trim, split at the first space,
+        // scheme `bearer` in any case, a non-empty trimmed token.
+        fn general(value: &[u8]) -> Option<&[u8]> {
+            let value = value.trim_ascii();
+            let at = value.iter().position(|b| *b == b' ')?;
+            let (scheme, token) = (&value[..at], value[at + 1..].trim_ascii());
+            (scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty()).then_some(token)
+        }
+        let words = [
+            "", " ", "\t", "Bearer", "bearer", "BEARER", "Bearer ", "Bearer  ", "Bearer\t", "Bearerx ", "Basic ",
+        ];
+        let tokens = ["", "a", "abc", " abc", "abc ", "a b", "\tabc", "abc\t", "é", "\u{a0}x"];
+        for lead in ["", " ", "\t"] {
+            for word in words {
+                for token in tokens {
+                    let value = format!("{lead}{word}{token}");
+                    assert_eq!(
+                        bearer_bytes(Some(value.as_bytes())).ok(),
+                        general(value.as_bytes()),
+                        "{value:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
